@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Both build .venv from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/edgecase check scenarios/
+	$(BIN)/edgecase plan scenarios/occluded_child_dartout.yaml --seed 7 --summary
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	mkdir -p bench-results
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b --out bench-results || exit 1; done
+	@echo "benchmark JSON in bench-results/"
+
+clean:
+	rm -rf $(VENV) bench-results

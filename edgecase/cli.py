@@ -1,0 +1,121 @@
+"""The `edgecase` command. Thin: parse arguments, call one function, turn errors into exit codes.
+
+Exit codes: 0 ok, 1 an `expect` failed, 2 bad input or usage, 3 simulator or backend failure.
+A user never sees a traceback for bad input (set EDGECASE_DEBUG=1 to see one for a bug).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from edgecase import api
+from edgecase.errors import EdgecaseError, InputError
+from edgecase.scenario.model import ScenarioSpec
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    """Files as given; directories expand to their *.yaml / *.yml files, sorted."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            out.append(path)
+    return out
+
+
+@app.command()
+def check(
+    files: list[Path] = typer.Argument(..., help="scenario files or directories of them"),
+    seeds: int = typer.Option(3, min=1, max=1000, help="compile this many seeds (0..N-1) per file"),
+) -> None:
+    """Parse, validate and compile each scenario for a few seeds; one line per file."""
+    worst = 0
+    for path in scenario_files(files):
+        try:
+            scenario = api.load(path)
+            plans = [api.compile(scenario, seed) for seed in range(seeds)]
+        except EdgecaseError as err:
+            typer.echo(str(err), err=True)
+            worst = max(worst, err.exit_code)
+            continue
+        first = plans[0]
+        typer.echo(f"ok   {path}: {scenario.name}, {len(first.actors)} actors on {first.map.source}, {seeds} seed(s) compiled")
+    raise typer.Exit(worst)
+
+
+@app.command()
+def plan(
+    file: Path = typer.Argument(..., help="a scenario file"),
+    seed: int = typer.Option(0, min=0, help="the episode seed"),
+    summary: bool = typer.Option(False, "--summary", help="a readable summary instead of JSON"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="fix a param: name=value (repeatable)"),
+) -> None:
+    """Compile one episode and print its plan (JSON, or --summary)."""
+    from edgecase.plan.summary import summarize
+
+    plan = api.compile(api.load(file), seed, _overrides(set_ or []))
+    if summary:
+        typer.echo(summarize(plan))
+    else:
+        typer.echo(json.dumps({"plan_sha256": plan.content_hash(), **plan.model_dump(mode="json")}, indent=2))
+
+
+@app.command()
+def schema() -> None:
+    """Print the scenario language's JSON Schema (for editors' completion and validation)."""
+    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", **ScenarioSpec.model_json_schema()}
+    typer.echo(json.dumps(document, indent=2))
+
+
+def _overrides(items: list[str]) -> dict[str, float | str]:
+    out: dict[str, float | str] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--set takes name=value, got '{item}'")
+        try:
+            out[name] = float(raw)
+        except ValueError:
+            out[name] = raw
+    return out
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code instead of exiting (tests call this)."""
+    try:
+        code = app(args=argv, prog_name="edgecase", standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except click.ClickException as err:  # usage errors: click's own message, exit 2
+        err.show()
+        return err.exit_code
+    except click.exceptions.Abort:
+        return 130
+    except EdgecaseError as err:
+        typer.echo(f"error: {err}" if err.pos is None else str(err), err=True)
+        return err.exit_code
+    except Exception as err:  # a bug, not bad input: say so in one line
+        if os.environ.get("EDGECASE_DEBUG"):
+            raise
+        typer.echo(f"internal error (please report; EDGECASE_DEBUG=1 shows the traceback): {type(err).__name__}: {err}", err=True)
+        return 3
+
+
+def main() -> None:
+    try:
+        sys.exit(run())
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

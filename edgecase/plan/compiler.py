@@ -1,0 +1,328 @@
+"""compile_plan(scenario, seed) -> EpisodePlan: every choice the scenario leaves open, decided.
+
+Order of work (and of random draws): params, duration, weather, then each actor in placement
+order (count, blueprint, placement, speed, behaviors), then the criticality target, then the
+checks that the start is physically sound (no overlapping boxes, everyone on their lane).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
+
+import carla
+
+from edgecase.errors import InputError, SourcePos
+from edgecase.plan.blueprints import Blueprint, catalog
+from edgecase.plan.checks import check_start
+from edgecase.plan.criticality import cut_in_offset_m, solve_crossing
+from edgecase.plan.model import (
+    ActorPlan, BehaviorPlan, CriticalityPlan, EpisodePlan, LaneAnchor, MapRef, Pose, Size, TriggerPlan, WeatherPlan,
+)  # fmt: skip
+from edgecase.plan.placement import Spot, Where, place, wrap_deg
+from edgecase.plan.sampling import Sampler, Scalar
+from edgecase.roads import LaneKind, RoadNetwork
+from edgecase.scenario import Scenario
+from edgecase.scenario.behaviors import Cross
+from edgecase.scenario.checks import ego_name
+from edgecase.scenario.expr import Expr
+from edgecase.scenario.model import WEATHER_FIELDS, Actor
+
+MAX_ROW = 200  # actors in one row: more is a typo, and would make the episode crawl
+DEFAULT_CUT_IN_START_S = 2.0
+# Plausible ranges by unit suffix: a value outside is a typo or a unit slip (km/h written as m/s).
+RANGES = {"_mps": (0.0, 100.0), "_mps2": (0.0, 30.0), "_s": (0.0, 3600.0), "_m": (0.0, 10_000.0)}
+
+
+def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] | None = None) -> EpisodePlan:
+    spec = scenario.spec
+    sampler = Sampler(scenario, seed, overrides)
+    network = RoadNetwork.load(spec.map, base_dir=scenario.base_dir, pos=scenario.pos("map"))
+    duration = sampler.number(spec.duration_s, ("duration_s",), lo=spec.step_s, hi=3600.0)
+    weather = _weather(scenario, sampler)
+    builder = _ActorBuilder(scenario, sampler, network)
+    for name in scenario.placement_order:
+        builder.add(name)
+    criticality = builder.solve_conflict()
+    actors = builder.plans()
+    check_start(actors, scenario)
+    return EpisodePlan(
+        scenario=spec.name,
+        scenario_sha256=scenario.sha256,
+        seed=seed,
+        map=MapRef(source=spec.map, name=network.name, sha256=_map_sha256(network)),
+        duration_s=round(duration / spec.step_s) * spec.step_s,  # whole steps: the loop never runs a partial one
+        step_s=spec.step_s,
+        weather=weather,
+        params=dict(sampler.params),
+        actors=actors,
+        criticality=criticality or builder.cut_in,
+        expect=tuple(str(e) for e in spec.expect),
+    )
+
+
+@lru_cache(maxsize=16)
+def _map_sha256(network: RoadNetwork) -> str:
+    """Hashing Town10HD's 1.8 MB once per map, not once per plan."""
+    return hashlib.sha256(network.xodr_text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _preset(name: str) -> dict[str, float]:
+    preset = getattr(carla.WeatherParameters, name)
+    return {field: float(getattr(preset, field)) for field in WEATHER_FIELDS}
+
+
+def _weather(scenario: Scenario, sampler: Sampler) -> WeatherPlan:
+    w = scenario.spec.weather
+    params = dict(_preset(w.preset))
+    for field in type(w).model_fields:
+        value = getattr(w, field)
+        if field != "preset" and value is not None:
+            lo, hi = (-90.0, 90.0) if field == "sun_altitude_angle" else (0.0, 360.0 if field == "sun_azimuth_angle" else 100.0)
+            params[field] = sampler.number(value, ("weather", field), lo=lo, hi=hi)
+    return WeatherPlan(preset=w.preset, params=params)
+
+
+class _ActorBuilder:
+    """Places actors one by one; later placements refer to earlier spots by instance name."""
+
+    def __init__(self, scenario: Scenario, sampler: Sampler, network: RoadNetwork):
+        self.scenario, self.sampler, self.network = scenario, sampler, network
+        self.spec = scenario.spec
+        crit = self.spec.criticality
+        self.cutter = crit.cut_in[0].split("[")[0] if crit and crit.cut_in else None
+        self.crosser = crit.conflict[1].split("[")[0] if crit and crit.conflict else None
+        self.counts: dict[str, int] = {}
+        self.spots: dict[str, Spot] = {}
+        self.blueprints: dict[str, Blueprint] = {}
+        self.speeds: dict[str, float] = {}
+        self.instance_of: dict[str, str] = {}  # instance -> actor name
+        self.behaviors: dict[str, list[BehaviorPlan]] = {}
+        self.cut_in: CriticalityPlan | None = None
+
+    def pos(self, *path: str | int) -> SourcePos:
+        return self.scenario.pos(*path)
+
+    def instance(self, ref: str, pos: SourcePos) -> str:
+        """'parked[1]' or 'parked' -> the instance name used in the plan."""
+        name, _, index = ref.partition("[")
+        i = int(index.rstrip("]") or 0)
+        count = self.counts.get(name)
+        if count is None:
+            count = self.sampler.integer(self.spec.actors[name].count, ("actors", name, "count"), lo=1, hi=MAX_ROW)
+            self.counts[name] = count  # a trigger may name an actor placed later; its count is drawn now
+        if i >= count:
+            raise InputError(f"'{ref}' does not exist in this episode: '{name}' has {count} actor(s)", pos)
+        return name if count == 1 else f"{name}[{i}]"
+
+    def add(self, name: str) -> None:
+        actor = self.spec.actors[name]
+        if name not in self.counts:
+            self.counts[name] = self.sampler.integer(actor.count, ("actors", name, "count"), lo=1, hi=MAX_ROW)
+        count = self.counts[name]
+        if count > 1 and name in (self.cutter, self.crosser):
+            raise InputError(f"'{name}' takes part in the criticality target, so it is a single actor (count: 1)", self.pos("actors", name, "count"))
+        previous: str | None = None
+        for i in range(count):
+            inst = name if count == 1 else f"{name}[{i}]"
+            self.instance_of[inst] = name
+            self.blueprints[inst] = self._blueprint(actor, name)
+            self.speeds[inst] = self.sampler.number(actor.speed_mps, ("actors", name, "speed_mps"), lo=0.0, hi=100.0, key=inst)
+            where = self._where(actor, name, previous, inst)
+            length = self.blueprints[inst].length_m
+            self.spots[inst] = place(self.network, where, self.spots, self.sampler.pick, length, self.pos("actors", name, "at"))
+            previous = inst
+        for i in range(count):
+            inst = name if count == 1 else f"{name}[{i}]"
+            steps = self.behaviors[inst] = [self._step(name, inst, k, step) for k, step in enumerate(actor.behavior)]
+            if steps and steps[0].name == "cross" and "yaw_deg" not in actor.at.model_fields_set:
+                # Someone about to cross the road stands facing it (labels and renders show which way).
+                self.spots[inst] = replace(self.spots[inst], yaw_deg=steps[0].params["heading_deg"])
+
+    def _blueprint(self, actor: Actor, name: str) -> Blueprint:
+        try:
+            if not any(c in actor.blueprint for c in "*?["):
+                return catalog().get(actor.blueprint)
+            options = _matches(actor.blueprint, actor.classes)
+        except InputError as err:
+            raise InputError(err.message, self.pos("actors", name, "blueprint"), err.hint) from None
+        return options[self.sampler.pick(len(options))]
+
+    def _where(self, actor: Actor, name: str, previous: str | None, inst: str) -> Where:
+        at, path = actor.at, ("actors", name, "at")
+
+        def num(key: str, lo: float = -10_000.0, hi: float = 10_000.0) -> float:
+            value = getattr(at, key)
+            return 0.0 if value is None else self.sampler.number(value, path + (key,), lo=lo, hi=hi)
+
+        offsets = dict(lateral_m=num("lateral_m", -50, 50), yaw_deg=num("yaw_deg", -360, 360))
+        if previous is not None:  # the rest of a row: one after another along the same lane
+            gap = self.sampler.number(actor.gap_m, ("actors", name, "gap_m"), lo=0.0, hi=1000.0, key=inst)
+            along = self.blueprints[previous].length_m / 2 + gap + self.blueprints[inst].length_m / 2
+            return Where("relative", "same", relative_to=previous, along_m=along, **offsets)
+        pos = self.pos(*path)
+        if at.mode == "xy":
+            return Where("xy", x_m=num("x_m", -1e5, 1e5), y_m=num("y_m", -1e5, 1e5), **offsets)
+        if at.mode == "lane":
+            return Where("lane", at.lane, at.road, at.lane_id, s_m=num("s_m", 0, 1e5), **offsets)
+        if at.mode == "between":
+            return Where("between", at.lane, between=tuple(self.instance(r, pos) for r in at.between), **offsets)
+        if at.mode == "junction":
+            approach = None if at.approach is None else self.sampler.integer(at.approach, path + ("approach",), lo=0, hi=64)
+            return Where("junction", junction=at.junction, approach=approach, before_m=num("before_m", 0, 1e4), **offsets)
+        along = self._solve_cut_in(actor, name) if name == self.cutter else num("ahead_m") - num("behind_m")
+        return Where("relative", at.lane, relative_to=self.instance(at.relative_to, pos), along_m=along, **offsets)
+
+    def _solve_cut_in(self, actor: Actor, name: str) -> float:
+        crit, at = self.spec.criticality, actor.at
+        pos = self.pos("criticality", "cut_in")
+        if at.mode != "relative" or at.ahead_m is not None or at.behind_m is not None:
+            raise InputError(
+                f"criticality.cut_in places '{name}': give it relative_to: {crit.cut_in[1]} and a lane beside it, without ahead_m/behind_m",
+                self.pos("actors", name, "at"),
+            )
+        ego = self.instance(crit.cut_in[1], pos)
+        if self.instance(at.relative_to, pos) != ego:
+            raise InputError(f"criticality.cut_in: place '{name}' relative_to '{crit.cut_in[1]}'", self.pos("actors", name, "at"))
+        index, step = next((k, s) for k, s in enumerate(actor.behavior) if s.name == "cut_in")
+        spath = ("actors", name, "behavior", index)
+        if step.when is not None and step.when.after_s is None:
+            raise InputError("criticality.cut_in: the cut_in step starts at a time (when: {after_s: ...})", self.pos(*spath, "when"))
+        start = DEFAULT_CUT_IN_START_S if step.when is None else self.sampler.number(step.when.after_s, spath + ("when", "after_s"), lo=0.0, hi=1e5, key=name)
+        duration = self.sampler.number(step.cut_in.duration_s, spath + ("cut_in", "duration_s"), lo=0.0, hi=3600.0, key=name)
+        gap = self.sampler.number(crit.time_gap_s, ("criticality", "time_gap_s"), lo=0.0, hi=60.0)
+        speeds = self.speeds[ego], self.speeds[name]
+        lengths = self.blueprints[ego].length_m, self.blueprints[name].length_m
+        offset = cut_in_offset_m(gap, speeds[0], speeds[1], start, duration, lengths[0], lengths[1], pos)
+        solved = {"start_s": start, "duration_s": duration, "offset_m": offset, "ego_speed_mps": speeds[0], "cutter_speed_mps": speeds[1]}
+        self.cut_in = CriticalityPlan(kind="cut_in", actors=(name, ego), target_s=gap, solved=solved)
+        return offset
+
+    def _step(self, name: str, inst: str, index: int, step) -> BehaviorPlan:
+        path = ("actors", name, "behavior", index)
+        params: dict = {}
+        for key in type(step.params).model_fields:
+            params[key] = self._param(key, getattr(step.params, key), path + (step.name, key), inst)
+        if step.name == "cross":
+            params["heading_deg"] = self._cross_heading(inst, step.params)
+        trigger = None if step.when is None else self._trigger(step.when, path + ("when",), inst)
+        if name == self.cutter and step.name == "cut_in" and self.cut_in is not None:
+            trigger = TriggerPlan(kind="after_s", after_s=self.cut_in.solved["start_s"])
+        return BehaviorPlan(name=step.name, params=params, trigger=trigger)
+
+    def _param(self, key: str, value, path: tuple, inst: str):
+        if key == "target" and isinstance(value, str):
+            return self.instance(value, self.pos(*path))
+        if isinstance(value, (tuple, list)):
+            return tuple(value)
+        if isinstance(value, Expr) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            lo, hi = next((r for suffix, r in RANGES.items() if key.endswith(suffix)), (-1e6, 1e6))
+            if key == "count":
+                return self.sampler.integer(value, path, lo=0, hi=MAX_ROW, key=inst)
+            return self.sampler.number(value, path, lo=lo, hi=hi, key=inst)
+        return value
+
+    def _trigger(self, when, path: tuple, inst: str) -> TriggerPlan:
+        def num(value, *suffix: str, lo: float = 0.0, hi: float = 1e5) -> float | None:
+            return None if value is None else self.sampler.number(value, path + suffix, lo=lo, hi=hi, key=inst)
+
+        pos = self.pos(*path)
+        actor = when.distance_to or when.ttc_to or when.actor
+        event = None
+        if when.event:
+            ref, behavior, edge = when.event.split(".")
+            event = f"{self.instance(ref, pos)}.{behavior}.{edge}"
+        region = when.in_region
+        return TriggerPlan(
+            kind=when.kind,
+            after_s=num(when.after_s, "after_s"),
+            actor=None if actor is None else self.instance(actor, pos),
+            below=num(when.below_m if when.below_m is not None else when.below_s, "below_m" if when.below_m is not None else "below_s"),
+            x_m=None if region is None else num(region.x_m, "in_region", "x_m", lo=-1e5),
+            y_m=None if region is None else num(region.y_m, "in_region", "y_m", lo=-1e5),
+            radius_m=None if region is None else num(region.radius_m, "in_region", "radius_m", hi=1e4),
+            event=event,
+            delay_s=num(when.delay_s, "delay_s"),
+        )
+
+    def _cross_heading(self, inst: str, cross: Cross) -> float:
+        """Crossing is at a right angle to the road: towards the nearest driving lane, or to a side of travel."""
+        spot = self.spots[inst]
+        lane_yaw = spot.point.yaw_deg if spot.point else spot.yaw_deg
+        if cross.direction != "auto":
+            return wrap_deg(lane_yaw + (-90.0 if cross.direction == "left" else 90.0))
+        road = self.network.nearest(spot.x_m, spot.y_m, LaneKind.DRIVING)
+        if road is None:
+            raise InputError(f"'{inst}' has no driving lane near it to cross", self.pos("actors", self.instance_of[inst], "at"))
+        yaw = math.radians(road.yaw_deg)
+        right = (-math.sin(yaw), math.cos(yaw))
+        side = (spot.x_m - road.x_m) * right[0] + (spot.y_m - road.y_m) * right[1]
+        return wrap_deg(road.yaw_deg + (-90.0 if side > 0 else 90.0))  # from the right side, walk to the left
+
+    def solve_conflict(self) -> CriticalityPlan | None:
+        crit = self.spec.criticality
+        if not (crit and crit.conflict):
+            return None
+        pos = self.pos("criticality", "conflict")
+        ego, crosser = (self.instance(r, pos) for r in crit.conflict)
+        steps = self.behaviors[crosser]
+        if steps[0].name != "cross":
+            raise InputError(f"criticality.conflict: '{crosser}' must start with its 'cross' behavior", pos)
+        index = 0
+        if self.spec.actors[self.instance_of[crosser]].behavior[index].when is not None:
+            raise InputError(
+                "criticality.conflict sets when the crossing starts; remove its `when:`",
+                self.pos("actors", self.instance_of[crosser], "behavior", index, "when"),
+            )
+        ttc = self.sampler.number(crit.ttc_s, ("criticality", "ttc_s"), lo=0.0, hi=60.0)
+        e, c = self.spots[ego], self.spots[crosser]
+        if e.point is None:
+            raise InputError("criticality.conflict: the ego must start on a lane", pos)
+        cross = steps[0].params
+        solved = solve_crossing(
+            self.network, e.point, self.blueprints[ego].length_m, self.speeds[ego],
+            (c.x_m, c.y_m), cross["heading_deg"], cross["speed_mps"], ttc, self.pos("criticality", "ttc_s"),
+        )  # fmt: skip
+        steps[0] = replace_trigger(steps[0], TriggerPlan(kind="after_s", after_s=solved.start_s))
+        return CriticalityPlan(
+            kind="conflict", actors=(ego, crosser), target_s=ttc,
+            solved={
+                "start_s": solved.start_s, "conflict_x_m": solved.conflict_x_m, "conflict_y_m": solved.conflict_y_m,
+                "ego_to_conflict_m": solved.ego_to_conflict_m, "entry_distance_m": solved.entry_distance_m,
+            },
+        )  # fmt: skip
+
+    def plans(self) -> tuple[ActorPlan, ...]:
+        ego = ego_name(self.spec)
+        crit_actors = {self.cutter, self.crosser}
+        out = []
+        for number, (inst, spot) in enumerate(self.spots.items(), start=1):
+            name = self.instance_of[inst]
+            actor, bp = self.spec.actors[name], self.blueprints[inst]
+            role = actor.role or ("ego" if name == ego else "adversary" if name in crit_actors else "background")
+            z = spot.z_m + (bp.height_m / 2 if bp.actor_class.value == "pedestrian" else 0.0)
+            p = spot.point
+            out.append(
+                ActorPlan(
+                    id=number, name=inst, role=role, blueprint=bp.id, actor_class=bp.actor_class.value,
+                    semantic_tag=int(bp.semantic_tag), size=Size(length_m=bp.length_m, width_m=bp.width_m, height_m=bp.height_m),
+                    wheelbase_m=bp.wheelbase_m, pose=Pose(x_m=spot.x_m, y_m=spot.y_m, z_m=z, yaw_deg=spot.yaw_deg),
+                    lane=None if p is None else LaneAnchor(road_id=p.road_id, lane_id=p.lane_id, s_m=p.s_m, kind=p.kind.value if p.kind else None, width_m=p.width_m),
+                    speed_mps=self.speeds[inst], behaviors=tuple(self.behaviors[inst]), sensors=actor.sensors,
+                )
+            )  # fmt: skip
+        return tuple(out)
+
+
+def replace_trigger(step: BehaviorPlan, trigger: TriggerPlan) -> BehaviorPlan:
+    return step.model_copy(update={"trigger": trigger})
+
+
+@lru_cache(maxsize=256)
+def _matches(pattern: str, classes: tuple[str, ...] | None) -> tuple[Blueprint, ...]:
+    """Blueprints for a wildcard, cached: warm compiles draw from the same list thousands of times."""
+    return catalog().match(pattern, classes)
