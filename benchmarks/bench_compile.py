@@ -52,7 +52,7 @@ actors:
     at: {{relative_to: ego, lane: {side_lane}, ahead_m: 12}}
   walker:
     blueprint: walker.pedestrian.*
-    at: {{relative_to: ego, lane: {walker_lane}, ahead_m: uniform(60, 70)}}
+    at: {{relative_to: ego, lane: {walker_lane}, ahead_m: uniform(100, 110)}}
     behavior: {{cross: {{speed_mps: 1.5}}}}
 criticality:
   conflict: [ego, walker]
@@ -63,7 +63,7 @@ expect:
 
 MAPS = {
     "urban_straight": dict(map="builtin:urban_straight", road=0, lane=-1, s=40, side_lane="parking_right", walker_lane="sidewalk_right"),
-    "Town10HD": dict(map=str(TOWN10), road=None, lane=None, s=None, side_lane="opposite", walker_lane="opposite"),
+    "Town10HD": dict(map=str(TOWN10), road=None, lane=None, s=None, side_lane="opposite", walker_lane="sidewalk_right"),
 }
 
 COLD = """
@@ -81,9 +81,11 @@ def town10_lane() -> dict:
 
     network = RoadNetwork.load(str(TOWN10))
     for lane in network.lanes(LaneKind.DRIVING):
-        if lane.junction_id is None and lane.length_m > 90 and lane.lane_id < 0:
-            return dict(road=lane.road_id, lane=lane.lane_id, s=5)
-    raise RuntimeError("no long driving lane on Town10HD")
+        if lane.junction_id is None and lane.length_m > 60 and lane.lane_id < 0:
+            start = network.point(lane.road_id, lane.lane_id, 5)
+            if any(p.kind == LaneKind.SIDEWALK for p in network.side_lanes(start, "right")):
+                return dict(road=lane.road_id, lane=lane.lane_id, s=5)
+    raise RuntimeError("no long driving lane with a sidewalk on Town10HD")
 
 
 def bench_map(label: str, fields: dict, folder: Path) -> dict:

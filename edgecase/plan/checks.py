@@ -25,11 +25,20 @@ def footprint(actor: ActorPlan) -> Polygon:
 
 
 def check_start(actors: tuple[ActorPlan, ...], scenario: Scenario) -> None:
-    shapes = [footprint(a) for a in actors]
+    shapes: dict[int, Polygon] = {}
+
+    def shape(i: int) -> Polygon:  # built only for pairs close enough to touch: most pairs never are
+        if i not in shapes:
+            shapes[i] = footprint(actors[i])
+        return shapes[i]
+
+    reach = [math.hypot(a.size.length_m, a.size.width_m) / 2 for a in actors]
     for i, a in enumerate(actors):
         for j in range(i):
-            if shapes[i].intersection(shapes[j]).area > OVERLAP_M2:
-                b = actors[j]
+            b = actors[j]
+            if math.hypot(a.pose.x_m - b.pose.x_m, a.pose.y_m - b.pose.y_m) >= reach[i] + reach[j]:
+                continue
+            if shape(i).intersection(shape(j)).area > OVERLAP_M2:
                 raise InputError(
                     f"'{a.name}' ({a.blueprint}) overlaps '{b.name}' ({b.blueprint}) at the start; move one of them",
                     scenario.pos("actors", a.name.split("[")[0], "at"),

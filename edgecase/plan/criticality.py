@@ -52,22 +52,24 @@ def solve_crossing(
     if ego_speed_mps <= 0 or crosser_speed_mps <= 0:
         raise InputError("criticality.conflict needs the ego and the crosser moving (speed_mps > 0)", pos)
     d = unit(heading_deg)
-    # Newton on u (metres along the ego's lane) so that the lane point lies on the crossing path.
+    # Newton on u (metres along the ego's lane) so that the lane point lies on the crossing path;
+    # each step advances from the last point by the correction, so the walk along the lane is short.
     t0 = unit(ego.yaw_deg)
     u = (crosser_xy[0] - ego.x_m) * t0[0] + (crosser_xy[1] - ego.y_m) * t0[1]
-    point = ego
+    point = network.advance(ego, u)
     for _ in range(NEWTON_STEPS):
-        point = network.advance(ego, u)
         if point is None:
             raise InputError("criticality.conflict: the crosser's path does not meet the ego's lane ahead of the ego", pos)
         f = cross2(d, (point.x_m - crosser_xy[0], point.y_m - crosser_xy[1]))
+        if abs(f) < 1e-4:  # 0.1 mm: carla's float32 positions resolve no finer
+            break
         slope = cross2(d, unit(point.yaw_deg))
         if abs(slope) < 0.1:
             raise InputError("criticality.conflict: the crosser moves along the ego's lane, not across it", pos)
         u -= f / slope
-        if abs(f) < 1e-6:
-            break
-    point = network.advance(ego, u) or point
+        point = network.advance(point, -f / slope)
+    if point is None:
+        raise InputError("criticality.conflict: the crosser's path does not meet the ego's lane ahead of the ego", pos)
     to_path = (point.x_m - crosser_xy[0]) * d[0] + (point.y_m - crosser_xy[1]) * d[1]
     sin_angle = abs(cross2(d, unit(point.yaw_deg)))
     entry_m = to_path - (point.width_m / 2) / sin_angle

@@ -50,7 +50,11 @@ class Sampler:
             return value
         memo = (path, key)
         if memo not in self._drawn:
-            self._drawn[memo] = evaluate(value, self.params, self.rng, self.scenario.pos(*path))
+            try:
+                self._drawn[memo] = evaluate(value, self.params, self.rng)
+            except InputError:  # again with the position, which is only worth looking up for an error
+                evaluate(value, self.params, self.rng, self.scenario.pos(*path))
+                raise
         return self._drawn[memo]
 
     def number(self, value: Any, path: tuple, *, lo: float = -1e6, hi: float = 1e6, what: str = "", key: str | None = None) -> float:

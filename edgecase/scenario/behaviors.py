@@ -6,6 +6,7 @@ carry defaults that a driver or pedestrian would plausibly show; every default n
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
@@ -199,7 +200,7 @@ class BehaviorStep(Strict):
                 raise PydanticCustomError("behavior", "a behavior step names exactly one behavior (got {n})", {"n": len(names)})
         return data
 
-    @property
+    @cached_property
     def name(self) -> str:
         return next(name for name in BEHAVIORS if getattr(self, name) is not None)
 
