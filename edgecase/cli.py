@@ -19,6 +19,10 @@ from edgecase import api
 from edgecase.errors import EdgecaseError, InputError
 from edgecase.scenario.model import ScenarioSpec
 
+# Newer typers (0.29 here) raise their own vendored click's exceptions (typer._click), older ones click's: catch both.
+USAGE_ERRORS = tuple({click.ClickException, getattr(typer, "TyperException", click.ClickException)})
+ABORTS = tuple({click.exceptions.Abort, getattr(typer, "Abort", click.exceptions.Abort)})
+
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, help=__doc__.splitlines()[0])
 
 
@@ -39,8 +43,11 @@ def check(
     seeds: int = typer.Option(3, min=1, max=1000, help="compile this many seeds (0..N-1) per file"),
 ) -> None:
     """Parse, validate and compile each scenario for a few seeds; one line per file."""
+    found = scenario_files(files)
+    if not found:  # a check of nothing must not pass silently (a wrong folder in CI)
+        raise InputError(f"no scenario files (*.yaml, *.yml) in {', '.join(str(f) for f in files)}")
     worst = 0
-    for path in scenario_files(files):
+    for path in found:
         try:
             scenario = api.load(path)
             plans = [api.compile(scenario, seed) for seed in range(seeds)]
@@ -95,10 +102,13 @@ def run(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="edgecase", standalone_mode=False)
         return code if isinstance(code, int) else 0
-    except click.ClickException as err:  # usage errors: click's own message, exit 2
-        err.show()
+    except USAGE_ERRORS as err:  # usage errors: click's own message, exit 2
+        if hasattr(err, "show"):
+            err.show()
+        else:
+            typer.echo(f"error: {err}", err=True)
         return err.exit_code
-    except click.exceptions.Abort:
+    except ABORTS:
         return 130
     except EdgecaseError as err:
         typer.echo(f"error: {err}" if err.pos is None else str(err), err=True)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import shared_maps_dir
 
 
 @pytest.fixture(scope="session")
 def shared_maps() -> Path:
     """The folder of real CARLA towns (Town01.xodr, Town10HD.xodr), read in place and never copied
     into the repo: $EDGECASE_SHARED_MAPS, else <repo>/../shared/maps. Skips when it is absent."""
-    folder = Path(os.environ.get("EDGECASE_SHARED_MAPS", Path(__file__).resolve().parents[2] / "shared" / "maps"))
+    folder = shared_maps_dir()
     if not folder.is_dir():
         pytest.skip(f"real CARLA maps not found in {folder} (set EDGECASE_SHARED_MAPS to the folder of Town*.xodr)")
     return folder

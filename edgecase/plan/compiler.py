@@ -7,7 +7,6 @@ checks that the start is physically sound (no overlapping boxes, everyone on the
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import replace
@@ -22,9 +21,10 @@ from edgecase.plan.criticality import cut_in_offset_m, solve_crossing
 from edgecase.plan.model import (
     ActorPlan, BehaviorPlan, CriticalityPlan, EpisodePlan, LaneAnchor, MapRef, Pose, Size, TriggerPlan, WeatherPlan,
 )  # fmt: skip
-from edgecase.plan.placement import Spot, Where, place, wrap_deg
+from edgecase.plan.placement import Spot, Where, place
 from edgecase.plan.sampling import Sampler, Scalar
 from edgecase.roads import LaneKind, RoadNetwork
+from edgecase.roads.waypoints import wrap_deg
 from edgecase.scenario import Scenario
 from edgecase.scenario.behaviors import Cross
 from edgecase.scenario.checks import ego_name
@@ -35,6 +35,8 @@ MAX_ROW = 200  # actors in one row: more is a typo, and would make the episode c
 DEFAULT_CUT_IN_START_S = 2.0
 # Plausible ranges by unit suffix: a value outside is a typo or a unit slip (km/h written as m/s).
 RANGES = {"_mps": (0.0, 100.0), "_mps2": (0.0, 30.0), "_s": (0.0, 3600.0), "_m": (0.0, 10_000.0)}
+# CARLA's WeatherParameters: the rest are percentages (0-100); fog_distance is metres (0 to infinity).
+WEATHER_RANGES = {"sun_altitude_angle": (-90.0, 90.0), "sun_azimuth_angle": (0.0, 360.0), "fog_distance": (0.0, 10_000.0)}
 
 
 def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] | None = None) -> EpisodePlan:
@@ -53,7 +55,7 @@ def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] 
         scenario=spec.name,
         scenario_sha256=scenario.sha256,
         seed=seed,
-        map=MapRef(source=spec.map, name=network.name, sha256=_map_sha256(network)),
+        map=MapRef(source=spec.map, name=network.name, sha256=network.sha256),
         duration_s=round(duration / spec.step_s) * spec.step_s,  # whole steps: the loop never runs a partial one
         step_s=spec.step_s,
         weather=weather,
@@ -62,12 +64,6 @@ def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] 
         criticality=criticality or builder.cut_in,
         expect=tuple(str(e) for e in spec.expect),
     )
-
-
-@lru_cache(maxsize=16)
-def _map_sha256(network: RoadNetwork) -> str:
-    """Hashing Town10HD's 1.8 MB once per map, not once per plan."""
-    return hashlib.sha256(network.xodr_text.encode()).hexdigest()
 
 
 @lru_cache(maxsize=64)
@@ -82,7 +78,7 @@ def _weather(scenario: Scenario, sampler: Sampler) -> WeatherPlan:
     for field in type(w).model_fields:
         value = getattr(w, field)
         if field != "preset" and value is not None:
-            lo, hi = (-90.0, 90.0) if field == "sun_altitude_angle" else (0.0, 360.0 if field == "sun_azimuth_angle" else 100.0)
+            lo, hi = WEATHER_RANGES.get(field, (0.0, 100.0))
             params[field] = sampler.number(value, ("weather", field), lo=lo, hi=hi)
     return WeatherPlan(preset=w.preset, params=params)
 
@@ -144,12 +140,16 @@ class _ActorBuilder:
                 self.spots[inst] = replace(self.spots[inst], yaw_deg=steps[0].params["heading_deg"])
 
     def _blueprint(self, actor: Actor, name: str) -> Blueprint:
+        return self._choose_blueprint(actor.blueprint, actor.classes, ("actors", name, "blueprint"))
+
+    def _choose_blueprint(self, pattern: str, classes: tuple[str, ...] | None, path: tuple) -> Blueprint:
+        """The blueprint an id names, or one drawn by the seed from those a wildcard matches."""
         try:
-            if not any(c in actor.blueprint for c in "*?["):
-                return catalog().get(actor.blueprint)
-            options = _matches(actor.blueprint, actor.classes)
+            if not any(c in pattern for c in "*?["):
+                return catalog().get(pattern)
+            options = _matches(pattern, classes)
         except InputError as err:
-            raise InputError(err.message, self.pos("actors", name, "blueprint"), err.hint) from None
+            raise InputError(err.message, self.pos(*path), err.hint) from None
         return options[self.sampler.pick(len(options))]
 
     def _where(self, actor: Actor, name: str, previous: str | None, inst: str) -> Where:
@@ -209,6 +209,10 @@ class _ActorBuilder:
             params[key] = self._param(key, getattr(step.params, key), path + (step.name, key), inst)
         if step.name == "cross":
             params["heading_deg"] = self._cross_heading(inst, step.params)
+        if step.name == "follow_lane" and params["speed_mps"] is None:
+            params["speed_mps"] = self.speeds[inst]  # documented default: the actor's initial speed
+        if step.name == "drop_cargo":  # a wildcard is chosen here, like an actor's, so the plan holds every choice
+            params["blueprint"] = self._choose_blueprint(params["blueprint"], None, path + (step.name, "blueprint")).id
         trigger = None if step.when is None else self._trigger(step.when, path + ("when",), inst)
         if name == self.cutter and step.name == "cut_in" and self.cut_in is not None:
             trigger = TriggerPlan(kind="after_s", after_s=self.cut_in.solved["start_s"])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from edgecase.errors import InputError, SourcePos
 from edgecase.roads import LaneKind, LanePoint, RoadNetwork
+from edgecase.roads.waypoints import wrap_deg
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +45,6 @@ class Spot:
     z_m: float
     yaw_deg: float
     length_m: float
-
-
-def wrap_deg(angle: float) -> float:
-    """Into (-180, 180]."""
-    wrapped = math.fmod(angle, 360.0)
-    if wrapped <= -180.0:
-        wrapped += 360.0
-    elif wrapped > 180.0:
-        wrapped -= 360.0
-    return wrapped
 
 
 def lane_spot(network: RoadNetwork, point: LanePoint, where: Where, length_m: float) -> Spot:

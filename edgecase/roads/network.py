@@ -9,6 +9,7 @@ RoadNetwork is shared by every plan compiled against the same map: treat it as i
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,11 @@ class RoadNetwork:
             return _load_file(str(path), stat.st_mtime_ns, stat.st_size)
         except InputError as e:
             raise InputError(e.message, pos=pos or e.pos, hint=e.hint) from None
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Of the OpenDRIVE text: plans record it, so an edited map file changes every plan's hash."""
+        return hashlib.sha256(self.xodr_text.encode()).hexdigest()
 
     def __reduce__(self):  # carla.Map cannot be pickled: ship the source, load again on arrival
         return RoadNetwork.load, (self.source,)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from edgecase.scenario.base import Strict, suggest
+from edgecase.scenario.base import Strict, shorthand_schema, suggest
 from edgecase.scenario.values import Value
 
 Side = Literal["left", "right"]
@@ -164,6 +164,8 @@ class Trigger(Strict):
 
 class BehaviorStep(Strict):
     """One behavior and, optionally, when it starts (default: when the previous step ends, or at t=0)."""
+
+    model_config = ConfigDict(json_schema_extra=shorthand_schema({"type": "string", "enum": list(BEHAVIORS)}))
 
     follow_lane: Optional[FollowLane] = None
     lane_change: Optional[LaneChange] = None

@@ -24,8 +24,9 @@ def check_references(spec: ScenarioSpec, doc: YamlDoc) -> None:
     _check_value_expressions(spec, doc)
     for name, actor in spec.actors.items():
         _check_placement(spec, doc, name)
+        one_step = not isinstance(doc.data["actors"][name].get("behavior"), list)  # `behavior: {stop: ...}`: no index in the file
         for index, step in enumerate(actor.behavior):
-            _check_step(spec, doc, ("actors", name, "behavior", index), step)
+            _check_step(spec, doc, ("actors", name, "behavior") + (() if one_step else (index,)), step)
     _check_criticality(spec, doc)
     for index, expr in enumerate(spec.expect):
         _check_oracle(spec, expr, doc.pos(("expect", index)))

@@ -38,7 +38,8 @@ class Scenario:
         return self.spec.name
 
     def pos(self, *path: str | int, key: bool = False) -> SourcePos:
-        return self.doc.pos(path, key=key)
+        # The model's paths, on the data as written: `behavior: {stop: ...}` has no step index 0 in the file.
+        return self.doc.pos(_data_path(self.doc.data, path), key=key)
 
 
 def load_scenario(path: str | Path, *, limits: Limits = Limits()) -> Scenario:
@@ -59,6 +60,9 @@ def _build(doc: YamlDoc, base_dir: Path) -> Scenario:
     check_references(spec, doc)
     canonical = json.dumps(doc.data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
+    map_file = doc.pos(("map",)).file
+    if map_file != doc.file:  # `map:` written in an extended base file: its path is relative to that file
+        base_dir = Path(map_file).parent
     return Scenario(spec, doc, base_dir, digest, param_order(spec, doc), placement_order(spec, doc))
 
 

@@ -7,13 +7,13 @@ Cross-references (actor names, $params) are checked by `checks.py` after this va
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import carla
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from edgecase.scenario.base import Strict, suggest
+from edgecase.scenario.base import Strict, shorthand_schema, suggest
 from edgecase.scenario.behaviors import BehaviorStep
 from edgecase.scenario.values import Condition, Value
 
@@ -99,6 +99,13 @@ class Placement(Strict):
         return self
 
 
+def _one_or_list(schema: dict[str, Any]) -> None:
+    """The JSON Schema of `behavior`: one step (or its name), or a list of them, as `_one_or_many` reads it."""
+    step = schema.pop("items")
+    schema.pop("type", None)
+    schema["anyOf"] = [step, {"type": "array", "items": step}]
+
+
 class Actor(Strict):
     blueprint: str = Field(description="a CARLA 0.9.16 blueprint id; wildcards (vehicle.*) pick one by the seed")
     classes: Optional[tuple[Literal["car", "van", "truck", "bus", "motorcycle", "bicycle", "pedestrian", "prop"], ...]] = Field(
@@ -109,7 +116,7 @@ class Actor(Strict):
     gap_m: Value = Field(1.0, description="bumper-to-bumper gap between the actors of a row")
     at: Placement
     speed_mps: Value = Field(0.0, description="initial speed")
-    behavior: tuple[BehaviorStep, ...] = Field((), description="a behavior, or a list of steps with `when:` triggers")
+    behavior: tuple[BehaviorStep, ...] = Field((), description="a behavior, or a list of steps with `when:` triggers", json_schema_extra=_one_or_list)
     sensors: Optional[str] = Field(None, description="a sensor rig from sensors/ (ego only)")
 
     @field_validator("behavior", mode="before")
@@ -126,6 +133,8 @@ class Actor(Strict):
 
 
 class Weather(Strict):
+    model_config = ConfigDict(json_schema_extra=shorthand_schema({"type": "string", "enum": list(WEATHER_PRESETS)}))
+
     preset: str = Field("ClearNoon", description="a CARLA preset, e.g. WetCloudySunset")
     cloudiness: Optional[Value] = None
     precipitation: Optional[Value] = None
@@ -177,8 +186,10 @@ class Seeds(Strict):
 
 
 class Sweep(Strict):
-    seeds: Seeds = Seeds()
-    grid: dict[str, tuple[float | int | str, ...]] = Field(default_factory=dict, description="every combination of these param values")
+    seeds: Seeds = Field(Seeds(), json_schema_extra=shorthand_schema({"type": "integer", "minimum": 1, "maximum": 10_000_000}))
+    grid: dict[str, Annotated[tuple[float | int | str, ...], Field(min_length=1)]] = Field(
+        default_factory=dict, description="every combination of these param values (an empty list would make no runs)"
+    )
 
     @model_validator(mode="before")
     @classmethod
