@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgecase.errors import InputError, SourcePos
+from edgecase.scenario.evaluate import evaluate
 from edgecase.scenario.expr import (
     DISTRIBUTIONS,
     MAX_DEPTH,
@@ -31,7 +32,6 @@ from edgecase.scenario.expr import (
     Param,
     Str,
     Unary,
-    evaluate,
     is_random,
     parse_expr,
 )

@@ -15,7 +15,8 @@ import numpy as np
 
 from edgecase.errors import InputError
 from edgecase.scenario import Scenario
-from edgecase.scenario.expr import Expr, evaluate
+from edgecase.scenario.evaluate import evaluate
+from edgecase.scenario.expr import Expr
 
 Scalar = bool | int | float | str
 MAX_SEED = 2**63 - 1
