@@ -106,16 +106,30 @@ def _crossing_ttc_s(plan: EpisodePlan, network: RoadNetwork) -> float:
     start_s, speed, heading = cross.trigger.after_s, cross.params["speed_mps"], math.radians(cross.params["heading_deg"])
     line = lane_polyline(network.carla_map, ego.lane.road_id, ego.lane.lane_id, ego.lane.s_m, 150.0, step_m=0.25)
     width = ego.lane.width_m
-    t = np.arange(0.0, plan.duration_s, 0.002)
-    walked = speed * np.clip(t - start_s, 0.0, None)
-    xy = np.stack([crosser.pose.x_m + walked * math.cos(heading), crosser.pose.y_m + walked * math.sin(heading)], axis=1)
-    arc, lateral = project(line, xy)
-    inside = np.flatnonzero(np.abs(lateral) <= width / 2)
-    assert inside.size, "the crosser never enters the ego's lane"
-    entry = inside[0]
-    centre = np.flatnonzero(np.sign(lateral[:-1]) != np.sign(lateral[1:]))[0]  # where the path crosses the lane centre
-    conflict_arc = arc[centre]
-    ego_front_arc = ego.speed_mps * t[entry] + ego.size.length_m / 2
+
+    def crosser_at(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        walked = speed * np.clip(t - start_s, 0.0, None)
+        xy = np.stack([crosser.pose.x_m + walked * math.cos(heading), crosser.pose.y_m + walked * math.sin(heading)], axis=1)
+        return project(line, xy)
+
+    def first(t: np.ndarray, holds) -> int:
+        _, lateral = crosser_at(t)
+        hits = np.flatnonzero(holds(lateral))
+        assert hits.size, "the crosser never gets there"
+        return hits[0]
+
+    # Coarse steps of 20 ms to find each event, then 0.5 ms steps in the bracket found.
+    coarse = np.arange(0.0, plan.duration_s, 0.02)
+    inside = lambda lateral: np.abs(lateral) <= width / 2  # noqa: E731
+    i = first(coarse, inside)
+    fine = np.arange(coarse[max(i - 1, 0)], coarse[i] + 1e-9, 0.0005)
+    t_entry = fine[first(fine, inside)]
+    _, lateral0 = crosser_at(np.array([t_entry]))
+    across = lambda lateral: np.sign(lateral) != np.sign(lateral0[0])  # noqa: E731 - the path crosses the lane centre
+    j = first(coarse, across)
+    fine = np.arange(coarse[max(j - 1, 0)], coarse[j] + 1e-9, 0.0005)
+    conflict_arc = crosser_at(fine[first(fine, across) : first(fine, across) + 1])[0][0]
+    ego_front_arc = ego.speed_mps * t_entry + ego.size.length_m / 2
     return (conflict_arc - ego_front_arc) / ego.speed_mps
 
 
