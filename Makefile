@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/edgecase check scenarios/
 	$(BIN)/edgecase plan scenarios/occluded_child_dartout.yaml --seed 7 --summary
+	$(BIN)/edgecase run scenarios/occluded_child_dartout.yaml --seed 7 --out out/demo --force
 
 lint: $(STAMP)
 	$(BIN)/lint-imports

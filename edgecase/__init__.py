@@ -1,11 +1,11 @@
 """edgecase: rare driving situations, written once in YAML, run as thousands of labelled episodes.
 
-The public API (`load`, `loads`, `compile`) lives in edgecase.api and is imported on first use,
+The public API (`load`, `loads`, `compile`, `run`) lives in edgecase.api and is imported on first use,
 so that `import edgecase.errors` stays cheap.
 """
 
 __version__ = "0.1.0"
-__all__ = ["compile", "load", "loads"]
+__all__ = ["compile", "load", "loads", "run"]
 
 
 def __getattr__(name: str):

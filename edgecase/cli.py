@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -75,6 +77,45 @@ def plan(
         typer.echo(summarize(plan))
     else:
         typer.echo(json.dumps({"plan_sha256": plan.content_hash(), **plan.model_dump(mode="json")}, indent=2))
+
+
+@app.command("run")
+def run_command(
+    file: Path = typer.Argument(..., help="a scenario file"),
+    seed: int = typer.Option(0, min=0, help="the episode seed"),
+    out: Optional[Path] = typer.Option(None, help="episode directory to write (default: out/NAME-sSEED)"),
+    backend: str = typer.Option("embedded", help="simulator backend"),
+    force: bool = typer.Option(False, "--force", help="replace an existing episode directory"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Simulate one episode and write its directory; exit 1 if an `expect` oracle failed."""
+    scenario = api.load(file)
+    out = out or Path("out") / f"{scenario.name}-s{seed}"
+    with _progress(quiet) as progress:
+        result = api.run(scenario, seed, out=out, backend=backend, force=force, progress=progress)
+    for oracle in result.oracles:
+        verdict = {True: "held  ", False: "FAILED", None: "n/a   "}[oracle.passed]
+        typer.echo(f"{verdict} {oracle.expr}  (actual: {oracle.actual})")
+    typer.echo(f"{'passed' if result.passed else 'failed'}: {out}")
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@contextmanager
+def _progress(quiet: bool):
+    """A progress bar on a terminal for runs longer than a second; nothing otherwise."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("simulating", total=None, visible=False)
+        started = time.perf_counter()
+
+        def update(tick: int, total: int) -> None:
+            bar.update(task, completed=tick, total=total, visible=time.perf_counter() - started > 1.0)
+
+        yield update
 
 
 @app.command()

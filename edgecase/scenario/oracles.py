@@ -26,6 +26,7 @@ ORACLES: dict[str, OracleSig] = {
         OracleSig("any_collision", 1, "bool", "", "the actor touched any other actor"),
         OracleSig("min_ttc_s", 2, "number", "s", "smallest constant-velocity time-to-collision (inf if never closing)", ("before", "after")),
         OracleSig("min_distance_m", 2, "number", "m", "smallest box-to-box distance", ("before", "after")),
+        OracleSig("min_thw_s", 2, "number", "s", "smallest time headway of the first actor behind the second (gap / speed)", ("before", "after")),
         OracleSig("min_pet_s", 2, "number", "s", "post-encroachment time at the paths' conflict area"),
         OracleSig("max_visible_fraction", 1, "number", "", "largest visible share of the actor's box from the ego camera", ("before", "after")),
         OracleSig("max_decel_mps2", 1, "number", "m/s2", "hardest braking of the actor", ("before", "after")),

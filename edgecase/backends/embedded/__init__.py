@@ -1,0 +1,5 @@
+"""The embedded backend (the default): numpy kinematics in this process, no simulator needed."""
+
+from edgecase.backends.embedded.backend import EmbeddedBackend
+
+__all__ = ["EmbeddedBackend"]

@@ -1,0 +1,139 @@
+"""The episode directory: episode.json + trace.npz, written atomically, read back by `read_episode`.
+
+Layout (format 1, documented in docs/episode-format.md):
+    DIR/episode.json   plan, hashes, versions, oracle outcomes, metrics, events, and a separate
+                       `wall_clock` section (the only part that differs between two runs)
+    DIR/trace.npz      per-tick arrays (T, N) for every actor, light states (T, L), times (T,)
+
+Everything is first written into a sibling temporary directory that is renamed into place, so an
+interrupted run never leaves a directory that looks complete: either DIR is whole or absent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import zipfile
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgecase.errors import InputError
+from edgecase.plan import EpisodePlan
+from edgecase.sim.loop import EpisodeResult
+from edgecase.sim.trace import FIELDS, LIGHT_COLORS
+
+EPISODE_FORMAT_VERSION = 1
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same trace gives the same bytes
+
+
+@dataclass(frozen=True)
+class EpisodeRecord:
+    """An episode read back from disk."""
+
+    path: Path
+    meta: dict[str, Any]  # episode.json
+    plan: EpisodePlan
+    arrays: dict[str, np.ndarray]  # trace.npz: t_s, light_codes and one (T, N) array per field
+
+
+def episode_document(result: EpisodeResult, backend: str, wall_clock: dict[str, Any]) -> dict[str, Any]:
+    plan, trace = result.plan, result.trace
+    return {
+        "format_version": EPISODE_FORMAT_VERSION,
+        "versions": {"edgecase": _version("edgecase"), "carla": _version("carla")},
+        "scenario": plan.scenario,
+        "seed": plan.seed,
+        "backend": backend,
+        "plan_sha256": plan.content_hash(),
+        "plan": plan.model_dump(mode="json"),
+        "outcome": {
+            "passed": result.passed,
+            "oracles": [_jsonable(asdict(o)) for o in result.oracles],
+        },
+        "metrics": _jsonable(result.metrics.to_json()),
+        "events": [asdict(e) for e in trace.events],
+        "trace": {"file": "trace.npz", "ticks": len(trace.t_s), "actors": list(trace.names), "fields": list(FIELDS),
+                  "light_ids": list(trace.light_ids), "light_colors": list(LIGHT_COLORS)},
+        "wall_clock": wall_clock,
+    }  # fmt: skip
+
+
+def write_episode(result: EpisodeResult, out_dir: Path, backend: str, wall_clock: dict[str, Any], force: bool = False) -> Path:
+    """Write the episode into `out_dir` atomically; an existing directory is an error unless `force`."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not force:
+        raise InputError(f"{out_dir} already exists (pass --force to replace it)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _write_trace(tmp / "trace.npz", result)
+        text = json.dumps(episode_document(result, backend, wall_clock), indent=1, sort_keys=True, allow_nan=False)
+        (tmp / "episode.json").write_text(text + "\n")
+        _fsync_dir(tmp)
+        if out_dir.exists():  # --force: move the old one aside first, so a crash leaves one whole copy
+            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def read_episode(path: Path) -> EpisodeRecord:
+    path = Path(path)
+    meta_file = path / "episode.json"
+    if not meta_file.is_file():
+        raise InputError(f"{path} is not an episode directory (no episode.json)")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("format_version") != EPISODE_FORMAT_VERSION:
+        raise InputError(f"{meta_file}: episode format {meta.get('format_version')}; this edgecase reads {EPISODE_FORMAT_VERSION}")
+    with np.load(path / "trace.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    return EpisodeRecord(path, meta, EpisodePlan.model_validate(meta["plan"]), arrays)
+
+
+def _write_trace(file: Path, result: EpisodeResult) -> None:
+    trace = result.trace
+    arrays = {"t_s": trace.t_s, "light_codes": trace.light_codes, **{f: getattr(trace, f) for f in FIELDS}}
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+
+
+def _fsync_dir(folder: Path) -> None:
+    for file in folder.iterdir():
+        with open(file, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON has no inf: write it as the string 'inf' (and -inf), which readers map back."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    return value
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
