@@ -17,7 +17,9 @@ LightColor = Literal["Red", "Yellow", "Green"]  # carla.TrafficLightState names
 
 
 def frozen(array: np.ndarray) -> np.ndarray:
-    array = np.asarray(array, dtype=float) if array.dtype != bool else np.asarray(array)
+    """The array as read-only float (or bool) data; no copy when it already is one (the hot path)."""
+    if not (isinstance(array, np.ndarray) and array.dtype in (np.float64, np.bool_)):
+        array = np.asarray(array, dtype=float) if np.asarray(array).dtype != bool else np.asarray(array)
     array.setflags(write=False)
     return array
 
