@@ -400,7 +400,7 @@ def test_first_untriggered_steps_start_at_zero_and_steps_chain():
     assert kinds[0] == ("behavior_start", "stop") and run.events[0].tick == 0
     stopped = run.event("behavior_end", "ego", "stop")
     assert stopped.t_s == pytest.approx(2.0)  # 6 m/s at the stop's 3 m/s2
-    # drop_cargo has no cargo actors yet: it starts and ends at once, and follow_lane follows
+    # drop_cargo drops its box (ego_cargo[0]) at once: it starts and ends in one tick, and follow_lane follows
     assert [(e.kind, e.detail) for e in run.events if e.tick == stopped.tick] == [
         ("behavior_end", "stop"), ("behavior_start", "drop_cargo"), ("behavior_end", "drop_cargo"), ("behavior_start", "follow_lane")]  # fmt: skip
     assert run.series("speed_mps", "ego")[-1] > 2.0  # driving again at its follow_lane speed

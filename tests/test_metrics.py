@@ -18,7 +18,7 @@ from edgecase.sim.trace import FIELDS, LIGHT_COLORS, Trace
 STEP_S = 0.05
 RED, GREEN = LIGHT_COLORS.index("Red"), LIGHT_COLORS.index("Green")
 _DEFAULTS = {"yaw_rad": 0.0, "speed_mps": 0.0, "accel_mps2": 0.0, "steer_rad": 0.0, "length_m": 4.0, "width_m": 2.0,
-             "height_m": 1.5, "active": True}
+             "height_m": 1.5, "active": True, "box_offset_m": 0.0, "light_state": 0}
 
 
 # --- builders (test_oracles.py uses them too) ----------------------------------------------------
@@ -36,6 +36,7 @@ def make_trace(t_s: np.ndarray, actors: dict[str, dict], light_ids=(), light_cod
         rows = [np.broadcast_to(np.asarray(value, dtype=float), t_s.shape) for value in values]
         columns[field] = np.stack(rows, axis=1)
     columns["active"] = columns["active"].astype(bool)
+    columns["light_state"] = columns["light_state"].astype(np.uint32)
     codes = np.zeros((len(t_s), len(light_ids)), dtype=np.int8) if light_codes is None else np.asarray(light_codes, dtype=np.int8)
     return Trace(names=tuple(actors), t_s=t_s, light_ids=tuple(light_ids), light_codes=codes, events=tuple(events), **columns)
 

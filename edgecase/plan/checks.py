@@ -1,4 +1,5 @@
-"""Is the start physically sound? No two actors' boxes overlap (lanes are checked as actors are placed)."""
+"""Is the start physically sound? No two actors' boxes overlap (lanes are checked as actors are placed);
+actors not in the world at the start (cargo still carried) are not checked."""
 
 from __future__ import annotations
 
@@ -34,8 +35,12 @@ def check_start(actors: tuple[ActorPlan, ...], scenario: Scenario) -> None:
 
     reach = [math.hypot(a.size.length_m, a.size.width_m) / 2 for a in actors]
     for i, a in enumerate(actors):
+        if a.spawn != "start":
+            continue  # cargo rides on its carrier's load bed, not in the world, until it drops
         for j in range(i):
             b = actors[j]
+            if b.spawn != "start":
+                continue
             if math.hypot(a.pose.x_m - b.pose.x_m, a.pose.y_m - b.pose.y_m) >= reach[i] + reach[j]:
                 continue
             if shape(i).intersection(shape(j)).area > OVERLAP_M2:

@@ -16,12 +16,13 @@ import carla
 
 from edgecase.errors import InputError, SourcePos
 from edgecase.plan.blueprints import Blueprint, catalog
+from edgecase.plan.cargo import cargo_actors
 from edgecase.plan.checks import check_start
 from edgecase.plan.criticality import cut_in_offset_m, solve_crossing
 from edgecase.plan.model import (
     ActorPlan, BehaviorPlan, CriticalityPlan, EpisodePlan, LaneAnchor, MapRef, Pose, Size, TriggerPlan, WeatherPlan,
 )  # fmt: skip
-from edgecase.plan.placement import Spot, Where, place
+from edgecase.plan.placement import Spot, Where, crosswalk_spot, place
 from edgecase.plan.sampling import Sampler, Scalar
 from edgecase.roads import LaneKind, RoadNetwork
 from edgecase.roads.waypoints import wrap_deg
@@ -208,7 +209,7 @@ class _ActorBuilder:
         for key in type(step.params).model_fields:
             params[key] = self._param(key, getattr(step.params, key), path + (step.name, key), inst)
         if step.name == "cross":
-            params["heading_deg"] = self._cross_heading(inst, step.params)
+            params["heading_deg"] = self._cross_heading(inst, step.params, index)
         if step.name == "follow_lane" and params["speed_mps"] is None:
             params["speed_mps"] = self.speeds[inst]  # documented default: the actor's initial speed
         if step.name == "drop_cargo":  # a wildcard is chosen here, like an actor's, so the plan holds every choice
@@ -253,8 +254,16 @@ class _ActorBuilder:
             delay_s=num(when.delay_s, "delay_s"),
         )
 
-    def _cross_heading(self, inst: str, cross: Cross) -> float:
-        """Crossing is at a right angle to the road: towards the nearest driving lane, or to a side of travel."""
+    def _cross_heading(self, inst: str, cross: Cross, index: int) -> float:
+        """Crossing is at a right angle to the road: towards the nearest driving lane, or to a side of travel.
+        At a crosswalk, the actor moves to the crosswalk's kerb end and crosses along its axis."""
+        if cross.at_crosswalk:
+            at = self.pos("actors", self.instance_of[inst], "at")
+            if index != 0:
+                raise InputError(f"'{inst}': at_crosswalk needs 'cross' as the first behavior (the crosser starts at the crosswalk)",
+                                 self.pos("actors", self.instance_of[inst], "behavior", index))  # fmt: skip
+            self.spots[inst], heading, _ = crosswalk_spot(self.network, self.spots[inst], cross.direction, at, f"'{inst}'")
+            return heading
         spot = self.spots[inst]
         lane_yaw = spot.point.yaw_deg if spot.point else spot.yaw_deg
         if cross.direction != "auto":
@@ -319,7 +328,7 @@ class _ActorBuilder:
                     speed_mps=self.speeds[inst], behaviors=tuple(self.behaviors[inst]), sensors=actor.sensors,
                 )
             )  # fmt: skip
-        return tuple(out)
+        return tuple(out) + cargo_actors(out)  # a drop_cargo step's boxes, after every scenario actor
 
 
 def replace_trigger(step: BehaviorPlan, trigger: TriggerPlan) -> BehaviorPlan:

@@ -81,6 +81,11 @@ class ActorPlan(Frozen):
     speed_mps: float
     behaviors: tuple[BehaviorPlan, ...]
     sensors: Optional[str] = None
+    # 'dropped': lost cargo, not in the world at the start; it rides on `carried_by` (its pose is
+    # on that carrier's load bed) until the carrier's drop_cargo step drops it. Defaults keep
+    # plans written before these fields valid.
+    spawn: Literal["start", "dropped"] = "start"
+    carried_by: Optional[str] = None  # the carrier's instance name, for spawn 'dropped'
 
 
 class CriticalityPlan(Frozen):

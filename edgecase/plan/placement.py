@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from edgecase.errors import InputError, SourcePos
-from edgecase.roads import LaneKind, LanePoint, RoadNetwork
+from edgecase.roads import Crosswalk, LaneKind, LanePoint, RoadNetwork
 from edgecase.roads.waypoints import wrap_deg
 
 
@@ -79,6 +79,40 @@ def place(network: RoadNetwork, where: Where, placed: dict[str, Spot], pick, len
             f"lateral_m = {where.lateral_m:g} puts the actor outside its {point.kind.value} lane ({point.width_m:.2f} m wide)", pos
         )
     return lane_spot(network, point, where, length_m)
+
+
+CROSSWALK_REACH_M = 50.0  # `cross: {at_crosswalk: true}` uses a crosswalk whose centre is this close
+
+
+def crosswalk_spot(network: RoadNetwork, spot: Spot, direction: str, pos: SourcePos, what: str) -> tuple[Spot, float, Crosswalk]:
+    """Move a crosser to the kerb end of the crosswalk nearest its spot: the end on its side
+    (direction auto), or the end from which the crossing heads to that side of its lane's travel
+    (left/right). Returns the new spot, the crossing heading (along the crosswalk's axis, towards
+    the road) and the crosswalk."""
+    options = network.crosswalks()
+    if not options:
+        raise InputError(f"{what}: cross has at_crosswalk: true, but map '{network.name}' has no crosswalks", pos,
+                         hint="remove at_crosswalk to cross mid-block")  # fmt: skip
+    crosswalk = min(options, key=lambda c: c.distance_m(spot.x_m, spot.y_m))
+    distance = crosswalk.distance_m(spot.x_m, spot.y_m)
+    if distance > CROSSWALK_REACH_M:
+        raise InputError(
+            f"{what}: cross has at_crosswalk: true, but the nearest crosswalk on map '{network.name}' is {distance:.1f} m away "
+            f"(at x={crosswalk.x_m:.1f}, y={crosswalk.y_m:.1f}; at most {CROSSWALK_REACH_M:g} m)",
+            pos,
+            hint="place the actor near a crosswalk, or remove at_crosswalk to cross mid-block",
+        )
+    if direction == "auto":
+        end = min((0, 1), key=lambda k: math.hypot(spot.x_m - crosswalk.ends[k][0], spot.y_m - crosswalk.ends[k][1]))
+    else:
+        lane_yaw = spot.point.yaw_deg if spot.point else spot.yaw_deg
+        to_right = math.sin(math.radians(crosswalk.axis_deg - lane_yaw)) > 0  # walking from ends[0] heads right
+        end = 0 if to_right == (direction == "right") else 1
+    x, y = crosswalk.ends[end]
+    heading = crosswalk.axis_deg if end == 0 else wrap_deg(crosswalk.axis_deg + 180.0)
+    point = network.nearest(x, y)
+    moved = Spot(point, x, y, point.z_m if point else spot.z_m, spot.yaw_deg, spot.length_m)
+    return moved, heading, crosswalk
 
 
 def advance_or_fail(network: RoadNetwork, point: LanePoint, distance_m: float, pos: SourcePos, what: str) -> LanePoint:

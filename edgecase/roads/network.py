@@ -21,6 +21,8 @@ import carla
 from edgecase.errors import InputError, SourcePos
 from edgecase.roads import travel
 from edgecase.roads.builtin import builtin_map, builtin_xodr
+from edgecase.roads.crosswalks import Crosswalk
+from edgecase.roads.crosswalks import crosswalks as list_crosswalks
 from edgecase.roads.junctions import junctions as list_junctions
 from edgecase.roads.values import Junction, LaneKind, LanePoint, LaneRef, Turn
 from edgecase.roads.waypoints import LANE_TYPES, lane_point
@@ -127,6 +129,10 @@ class RoadNetwork:
     def junctions(self) -> list[Junction]:
         return list(self._junctions)
 
+    def crosswalks(self) -> tuple[Crosswalk, ...]:
+        """The map's crosswalks (outline, centre, road, crossing axis and kerb ends); cached."""
+        return self._crosswalks
+
     # --- areas --------------------------------------------------------------------------------
 
     def lane_polygon(self, road_id: int, lane_id: int) -> shapely.Polygon | shapely.MultiPolygon:
@@ -210,6 +216,10 @@ class RoadNetwork:
             for (lane_id, kind), length_m in sorted(lengths.items()):
                 refs.setdefault(kind, []).append(LaneRef(road.id, lane_id, kind, length_m, junction_id))
         return refs
+
+    @functools.cached_property
+    def _crosswalks(self) -> tuple[Crosswalk, ...]:
+        return list_crosswalks(self)
 
     @functools.cached_property
     def _junctions(self) -> tuple[Junction, ...]:

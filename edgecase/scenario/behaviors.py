@@ -81,7 +81,7 @@ class Cross(Strict):
     speed_mps: Value = Field(1.4, description="walking 1.2-1.5 m/s, running 2.5-4 m/s (Fruin 1971; LaPlante 2004)")
     direction: Literal["left", "right", "auto"] = Field("auto", description="auto: towards the road's centre")
     running: bool = False
-    at_crosswalk: bool = False
+    at_crosswalk: bool = Field(False, description="start at the kerb end of the nearest crosswalk (within 50 m) and cross along it")
 
 
 class OpenDoor(Strict):

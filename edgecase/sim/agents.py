@@ -25,12 +25,16 @@ from edgecase.sim.control import (
 from edgecase.sim.idm import Others, find_leaders, idm_accel_arrays
 from edgecase.sim.lights import LightSchedule, StopTable
 from edgecase.sim.paths import PathBank, shared_lane_paths
-from edgecase.sim.state import Controls, LightState, WorldState
+from edgecase.sim.state import LIGHT_BRAKE, Controls, LightState, WorldState, frozen
 from edgecase.sim.trace import Event
 
 DRIVING_STEPS = frozenset({"follow_lane", "lane_change", "cut_in", "turn", "run_red_light", "hard_brake", "stop"})
 TRACK_DECEL_MPS2 = 4.0  # a speed tracker (no IDM) slows at most this hard
 MAX_EVENT_ROUNDS = 8  # event triggers chained within one tick (a starts -> b starts -> ...)
+# Brake lights: a vehicle braking harder than this. Lifting off the throttle (engine braking,
+# rolling resistance, drag) slows a car by roughly 0.3-1 m/s^2 without the brake pedal (an
+# estimate), so a harder deceleration means the driver brakes.
+BRAKE_LIGHT_MPS2 = 1.0
 
 
 class Agents:
@@ -41,7 +45,8 @@ class Agents:
         bank = PathBank()
         infos = tuple(ActorInfo.of(i, actor, network) for i, actor in enumerate(plan.actors))
         self.scene = Scene(network, bank, LightSchedule.of(network), plan.step_s, plan.duration_s, infos,
-                           {a.name: i for i, a in enumerate(plan.actors)}, Tracks(n, bank))  # fmt: skip
+                           {a.name: i for i, a in enumerate(plan.actors)}, Tracks(n, bank),
+                           np.array([a.spawn == "start" for a in plan.actors], dtype=bool))  # fmt: skip
         self._home_paths(infos)
         self.sequences = [Sequence(info, self.scene, REGISTRY, self._implicit(info)) for info in infos]
         self.intents = IntentArrays(n)
@@ -53,6 +58,7 @@ class Agents:
         self.half_wheelbase_m = np.array([0.5 * (a.wheelbase_m or 0.6 * a.size.length_m) for a in plan.actors])
         self.half_length_m = np.array([a.size.length_m / 2 for a in plan.actors])
         self.started = False
+        self._keep = frozen(np.full(n, np.nan))  # 'leave as it is' for every actor (read-only, shared)
         self._masks_key: tuple[int, int] | None = None
         self._masks_now: Masks | None = None
 
@@ -113,9 +119,12 @@ class Agents:
         cos, sin = np.cos(a.yaw_rad), np.sin(a.yaw_rad)
         accel = self._longitudinal(state, m, here, cos, sin)
         steer, heading = self._lateral(state, m, cos, sin)
-        width = it.width_m.copy() if it.any_width else np.full(len(accel), np.nan)
-        return Controls(accel_mps2=accel, steer_rad=steer, heading_rad=heading, width_m=width, active=a.active,
-                        lights=self.scene.lights.states_at(state.t_s + self.dt_s))  # fmt: skip
+        width = it.width_m.copy() if it.any_width else self._keep
+        offset = it.box_offset_m.copy() if it.any_offset else self._keep
+        light_state = np.bitwise_or(it.lights, LIGHT_BRAKE, out=it.lights.copy(), where=self.vehicle & (accel < -BRAKE_LIGHT_MPS2))
+        return Controls(accel_mps2=accel, steer_rad=steer, heading_rad=heading, width_m=width, active=self.scene.active,
+                        lights=self.scene.lights.states_at(state.t_s + self.dt_s), box_offset_m=offset,
+                        light_state=light_state)  # fmt: skip
 
     def _masks(self) -> Masks:
         """Who does what, recomputed only after an intent or a path changed (not every tick)."""

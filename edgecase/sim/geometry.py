@@ -15,17 +15,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def corners(x_m, y_m, yaw_rad, length_m, width_m) -> np.ndarray:
-    """The 4 corners (..., 4, 2) of boxes centred at (x, y) facing yaw, inputs broadcast together.
+def corners(x_m, y_m, yaw_rad, length_m, width_m, offset_m=0.0) -> np.ndarray:
+    """The 4 corners (..., 4, 2) of boxes facing yaw, centred `offset_m` to the right of (x, y)
+    (negative: to the left; a door open on one side), inputs broadcast together.
 
     Forward is (cos yaw, sin yaw) and right is (-sin yaw, cos yaw): CARLA's left-handed frame,
     where yaw 0 faces +x and +y lies on the right.
     """
-    x, y, yaw, length, width = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x_m, y_m, yaw_rad, length_m, width_m)))
+    values = (x_m, y_m, yaw_rad, length_m, width_m, offset_m)
+    x, y, yaw, length, width, offset = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in values))
     cos, sin = np.cos(yaw), np.sin(yaw)
     forward = np.stack([cos, sin], axis=-1) * (length / 2)[..., None]
     right = np.stack([-sin, cos], axis=-1) * (width / 2)[..., None]
-    centre = np.stack([x, y], axis=-1)
+    centre = np.stack([x - offset * sin, y + offset * cos], axis=-1)
     signs = np.array([(1.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0)])  # (forward, right) per corner
     return centre[..., None, :] + signs[:, :1] * forward[..., None, :] + signs[:, 1:] * right[..., None, :]
 

@@ -1,8 +1,9 @@
 """Metrics of a trace: per-tick series between actors and against the map, and an episode summary.
 
 Everything is a pure function of a Trace (plus the plan and the RoadNetwork where the map matters),
-so the embedded backend and CARLA are measured alike. Boxes are centred on the actor's (x, y) and
-face its yaw, with the trace's per-tick length and width (an opening door widens a box). While an
+so the embedded backend and CARLA are measured alike. Boxes face the actor's yaw, with the trace's
+per-tick length and width, centred on its (x, y) moved box_offset_m to its right (an opening door
+widens a box on the door's side only). While an
 actor is inactive (not in the world) it has no box: distances and TTCs with it are inf, and its
 boolean series are False.
 
@@ -46,7 +47,8 @@ _ON_MAP = ("car", "van", "truck", "bus", "motorcycle", "bicycle")  # the classes
 
 def boxes(trace: Trace, i: int | slice = slice(None)) -> np.ndarray:
     """Corners of actor i's box at every tick, (T, 4, 2); all actors (T, N, 4, 2) by default."""
-    return geometry.corners(trace.x_m[:, i], trace.y_m[:, i], trace.yaw_rad[:, i], trace.length_m[:, i], trace.width_m[:, i])
+    return geometry.corners(trace.x_m[:, i], trace.y_m[:, i], trace.yaw_rad[:, i], trace.length_m[:, i], trace.width_m[:, i],
+                            trace.box_offset_m[:, i])
 
 
 def velocity_mps(trace: Trace, i: int | slice = slice(None)) -> np.ndarray:
@@ -70,18 +72,18 @@ def collision_pairs(actors: ActorStates, active: np.ndarray | None = None) -> li
     separating axis test: 100 actors cost well under a millisecond.
     """
     mask = actors.active if active is None else active
-    return _pairs(actors.x_m, actors.y_m, actors.yaw_rad, actors.length_m, actors.width_m, mask)
+    return _pairs(actors.x_m, actors.y_m, actors.yaw_rad, actors.length_m, actors.width_m, mask, actors.box_offset_m)
 
 
-def _pairs(x, y, yaw, length, width, active) -> list[tuple[int, int]]:
+def _pairs(x, y, yaw, length, width, active, offset=0.0) -> list[tuple[int, int]]:
     x, y, active = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(active, dtype=bool)
-    radius = np.hypot(length, width) / 2
+    radius = np.hypot(length, width) / 2 + np.abs(offset)  # about (x, y): the box may sit off it
     near = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) <= radius[:, None] + radius[None, :]
     near &= active[:, None] & active[None, :]
     i, j = np.nonzero(np.triu(near, k=1))
     if len(i) == 0:
         return []
-    box = geometry.corners(x, y, yaw, length, width)
+    box = geometry.corners(x, y, yaw, length, width, offset)
     hit = geometry.overlaps(box[i], box[j])
     return [(int(a), int(b)) for a, b in zip(i[hit], j[hit])]
 
@@ -402,7 +404,7 @@ def _collisions(trace: Trace) -> tuple[Collision, ...]:
     n = len(trace.names)
     chunk = max(1, 1_000_000 // max(1, n * n))
     upper = np.triu(np.ones((n, n), dtype=bool), k=1)
-    radius = np.hypot(trace.length_m, trace.width_m) / 2
+    radius = np.hypot(trace.length_m, trace.width_m) / 2 + np.abs(trace.box_offset_m)
     active = trace.active.astype(bool)
     box = boxes(trace)
     first: dict[tuple[int, int], int] = {}

@@ -12,7 +12,8 @@ import numpy as np
 
 from edgecase.sim.state import LightState, WorldState, frozen
 
-FIELDS = ("x_m", "y_m", "yaw_rad", "speed_mps", "accel_mps2", "steer_rad", "length_m", "width_m", "height_m", "active")
+FIELDS = ("x_m", "y_m", "yaw_rad", "speed_mps", "accel_mps2", "steer_rad", "length_m", "width_m", "height_m", "active",
+          "box_offset_m", "light_state")
 LIGHT_COLORS = ("Red", "Yellow", "Green")  # light state code = index here
 
 
@@ -41,6 +42,8 @@ class Trace:
     width_m: np.ndarray
     height_m: np.ndarray
     active: np.ndarray
+    box_offset_m: np.ndarray  # the box centre's offset to the right of (x, y) (an open door)
+    light_state: np.ndarray  # uint32 carla.VehicleLightState flags
     light_ids: tuple[int, ...]  # (L,)
     light_codes: np.ndarray  # (T, L) int8: index into LIGHT_COLORS
     events: tuple[Event, ...]

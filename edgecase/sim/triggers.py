@@ -43,7 +43,8 @@ def holds(trigger: TriggerPlan, row: int, state: WorldState, rows: Mapping[str, 
 
 def ttc_s(actors: ActorStates, i: int, j: int, horizon_s: float) -> float:
     """Constant-velocity time until the boxes of i and j overlap (inf beyond horizon_s)."""
-    box = geometry.corners(actors.x_m[[i, j]], actors.y_m[[i, j]], actors.yaw_rad[[i, j]], actors.length_m[[i, j]], actors.width_m[[i, j]])
+    box = geometry.corners(actors.x_m[[i, j]], actors.y_m[[i, j]], actors.yaw_rad[[i, j]], actors.length_m[[i, j]], actors.width_m[[i, j]],
+                           actors.box_offset_m[[i, j]])
     v = actors.speed_mps[[i, j], None] * np.stack([np.cos(actors.yaw_rad[[i, j]]), np.sin(actors.yaw_rad[[i, j]])], axis=-1)
     return float(geometry.time_to_overlap_s(box[0], box[1], v[1] - v[0], horizon_s))
 

@@ -12,7 +12,7 @@ from edgecase.backends.embedded.kinematics import LimitArrays, initial_states, n
 from edgecase.plan import EpisodePlan
 from edgecase.sim.state import ActorStates, Controls, LightState, WorldState
 
-CONTROL_FIELDS = ("accel_mps2", "steer_rad", "heading_rad", "width_m", "active")
+CONTROL_FIELDS = ("accel_mps2", "steer_rad", "heading_rad", "width_m", "active", "box_offset_m", "light_state")
 
 
 class EmbeddedBackend:
@@ -29,12 +29,13 @@ class EmbeddedBackend:
         self._lights: tuple[LightState, ...] = ()
 
     def reset(self, plan: EpisodePlan) -> WorldState:
-        """The plan's actors at their poses and speeds, wheels straight, all present; tick 0, no lights."""
+        """The plan's actors at their poses and speeds, wheels straight, present unless spawned
+        'dropped' (cargo); tick 0, no lights."""
         self._limits = LimitArrays.from_plan(plan)
         self._step_s = plan.step_s
         self._tick = 0
         self._actors = initial_states(plan, self._limits)
-        self._controls = neutral_controls(len(plan.actors))
+        self._controls = neutral_controls(len(plan.actors), self._actors.active)
         self._lights = ()
         return WorldState(tick=0, t_s=0.0, actors=self._actors, lights=self._lights)
 

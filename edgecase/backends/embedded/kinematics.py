@@ -22,6 +22,15 @@ sqrt(R^2 + (wheelbase / 2)^2) for the box centre).
 Walkers are the same arc with no wheelbase and no steering: a straight line along their heading,
 which they take at once from `Controls.heading_rad` (they turn on the spot). Props never move.
 
+Cargo (an actor the plan spawns `dropped`, `carried_by` a carrier) has its own class: while it is
+inactive it rides with its carrier (its plan pose, on the load bed at the rear, held in the
+carrier's frame, at the carrier's speed); at the step where Controls activate it, it is placed
+just behind the carrier's rear bumper (DROP_GAP_M clear of it, at the same offset across the
+carrier as it rode), with the carrier's heading and
+speed, and from the next step on it slides straight ahead, braking at its class's friction
+deceleration whatever the controls ask, until it stops. The carrier moves first in each step,
+so the cargo is placed against the carrier's pose after the step.
+
 Every function here returns new arrays and keeps no state, and every operation is an elementwise
 numpy ufunc over all actors (no per-actor Python loop), so one step costs about the same for 2
 actors as for 100. Angles are radians; frame and units as in `edgecase.sim.state`.
@@ -40,7 +49,8 @@ from edgecase.errors import InputError
 from edgecase.plan import EpisodePlan
 from edgecase.sim.state import ActorStates, Controls, frozen
 
-Motion = Literal["bicycle", "walker", "static"]
+Motion = Literal["bicycle", "walker", "static", "slide"]
+DROP_GAP_M = 0.1  # a falling box lands this far behind the rear bumper (not touching the carrier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +97,10 @@ CLASS_LIMITS: dict[str, Limits] = {
     "bicycle": Limits(1.5, 5.0, 15.0, 0.70, 1.5, "bicycle"),
     "pedestrian": Limits(2.0, 3.0, 10.0, 0.0, 0.0, "walker"),
     "prop": Limits(0.0, 0.0, 0.0, 0.0, 0.0, "static"),
+    # Lost cargo sliding on asphalt: Coulomb friction decelerates it at mu g. mu ~ 0.5 is an
+    # estimate for a cardboard or wooden box on dry asphalt (sliding friction of wood or paper on
+    # rough concrete is commonly tabulated at 0.4-0.6), so 0.5 * 9.81 = 4.9 m/s^2; not measured.
+    "cargo": Limits(0.0, 4.9, 70.0, 0.0, 0.0, "slide"),
 }
 WHEELBASE_PER_LENGTH = 0.6  # fallback wheelbase when the catalogue has none: CARLA's cars run 0.56-0.62
 
@@ -104,15 +118,28 @@ class LimitArrays:
     inv_wheelbase_per_m: np.ndarray  # curvature per unit tan(steer); 0 for walkers and props
     turns_on_spot: np.ndarray  # bool: walkers take Controls.heading_rad at once
     mobile: np.ndarray  # bool: False for props
+    sliding: np.ndarray  # bool: cargo, which brakes at max_decel whatever the controls say
+    carrier: np.ndarray  # intp: the row carrying this cargo until it falls; -1 for everyone else
+    carry_back_m: np.ndarray  # while carried, the cargo's centre is this far behind the carrier's
+    carry_right_m: np.ndarray  # and this far to its right (boxes side by side), carried and dropped
+    drop_back_m: np.ndarray  # where it falls: this far behind the carrier's centre
+    any_cargo: bool = False
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
-            object.__setattr__(self, name, frozen(getattr(self, name)))
+            if name == "carrier":
+                self.carrier.setflags(write=False)
+            elif name != "any_cargo":
+                object.__setattr__(self, name, frozen(getattr(self, name)))
+        object.__setattr__(self, "any_cargo", bool((self.carrier >= 0).any()))
 
     @classmethod
-    def build(cls, actor_classes: Sequence[str], wheelbases_m: Sequence[float | None], lengths_m: Sequence[float]) -> LimitArrays:
-        """Rows in the given order; a missing wheelbase is WHEELBASE_PER_LENGTH times the length."""
+    def build(cls, actor_classes: Sequence[str], wheelbases_m: Sequence[float | None], lengths_m: Sequence[float],
+              cargo: Sequence[tuple[int, float, float] | None] | None = None) -> LimitArrays:
+        """Rows in the given order; a missing wheelbase is WHEELBASE_PER_LENGTH times the length.
+        `cargo`, per row: None, or (carrier row, carry_back_m, carry_right_m, drop_back_m) for a cargo row."""
         rows = [_class_limits(c) for c in actor_classes]
+        cargo = cargo or [None] * len(rows)
         bicycle = np.array([r.motion == "bicycle" for r in rows], dtype=bool)
         wheelbase_m = np.array([wb or WHEELBASE_PER_LENGTH * length for wb, length in zip(wheelbases_m, lengths_m)], dtype=float)
         wheelbase_m = np.where(bicycle, wheelbase_m, 0.0)
@@ -130,12 +157,30 @@ class LimitArrays:
             inv_wheelbase_per_m=np.divide(1.0, wheelbase_m, out=np.zeros_like(wheelbase_m), where=bicycle),
             turns_on_spot=np.array([r.motion == "walker" for r in rows], dtype=bool),
             mobile=np.array([r.motion != "static" for r in rows], dtype=bool),
+            sliding=np.array([r.motion == "slide" for r in rows], dtype=bool),
+            carrier=np.array([-1 if c is None else c[0] for c in cargo], dtype=np.intp),
+            carry_back_m=np.array([0.0 if c is None else c[1] for c in cargo], dtype=float),
+            carry_right_m=np.array([0.0 if c is None else c[2] for c in cargo], dtype=float),
+            drop_back_m=np.array([0.0 if c is None else c[3] for c in cargo], dtype=float),
         )
 
     @classmethod
     def from_plan(cls, plan: EpisodePlan) -> LimitArrays:
+        """Cargo rows (carried_by set) take the 'cargo' class whatever their blueprint's class."""
         actors = plan.actors
-        return cls.build([a.actor_class for a in actors], [a.wheelbase_m for a in actors], [a.size.length_m for a in actors])
+        rows = {a.name: i for i, a in enumerate(actors)}
+        cargo: list[tuple[int, float, float, float] | None] = []
+        for a in actors:
+            carrier = plan.actor(a.carried_by) if a.carried_by else None
+            if carrier is None:
+                cargo.append(None)
+                continue
+            yaw = math.radians(carrier.pose.yaw_deg)
+            dx, dy = a.pose.x_m - carrier.pose.x_m, a.pose.y_m - carrier.pose.y_m
+            back_m, right_m = -dx * math.cos(yaw) - dy * math.sin(yaw), -dx * math.sin(yaw) + dy * math.cos(yaw)
+            cargo.append((rows[carrier.name], back_m, right_m, (carrier.size.length_m + a.size.length_m) / 2 + DROP_GAP_M))
+        classes = ["cargo" if c is not None else a.actor_class for a, c in zip(actors, cargo)]
+        return cls.build(classes, [a.wheelbase_m for a in actors], [a.size.length_m for a in actors], cargo)
 
 
 def _class_limits(actor_class: str) -> Limits:
@@ -207,25 +252,54 @@ def step(actors: ActorStates, controls: Controls, dt_s: float, limits: LimitArra
     on average over the step ((v' - v) / dt: 0 for a car held at a stop by its brakes)."""
     yaw_rad = heading_step(actors.yaw_rad, controls.heading_rad, limits)
     steer_rad = steer_step(actors.steer_rad, controls.steer_rad, dt_s, limits)
-    distance_m, speed_mps = longitudinal_step(actors.speed_mps, controls.accel_mps2, dt_s, limits)
+    accel_mps2 = np.where(limits.sliding, -limits.max_decel_mps2, controls.accel_mps2) if limits.any_cargo else controls.accel_mps2
+    distance_m, speed_mps = longitudinal_step(actors.speed_mps, accel_mps2, dt_s, limits)
     x_m, y_m, new_yaw_rad = arc_step(actors.x_m, actors.y_m, yaw_rad, distance_m, steer_rad, limits)
     moves = controls.active & limits.mobile
+    x_m, y_m = np.where(moves, x_m, actors.x_m), np.where(moves, y_m, actors.y_m)
+    new_yaw_rad, new_speed_mps = np.where(moves, new_yaw_rad, actors.yaw_rad), np.where(moves, speed_mps, actors.speed_mps)
+    accel_mps2 = np.where(moves, (speed_mps - actors.speed_mps) / dt_s, 0.0)
+    if limits.any_cargo:
+        x_m, y_m, new_yaw_rad, new_speed_mps, accel_mps2 = _carry(x_m, y_m, new_yaw_rad, new_speed_mps, accel_mps2,
+                                                                  actors.active, controls.active, limits)  # fmt: skip
     return ActorStates(
-        x_m=np.where(moves, x_m, actors.x_m),
-        y_m=np.where(moves, y_m, actors.y_m),
-        yaw_rad=np.where(moves, new_yaw_rad, actors.yaw_rad),
-        speed_mps=np.where(moves, speed_mps, actors.speed_mps),
-        accel_mps2=np.where(moves, (speed_mps - actors.speed_mps) / dt_s, 0.0),
+        x_m=x_m,
+        y_m=y_m,
+        yaw_rad=new_yaw_rad,
+        speed_mps=new_speed_mps,
+        accel_mps2=accel_mps2,
         steer_rad=np.where(moves, steer_rad, actors.steer_rad),
         length_m=actors.length_m,
         width_m=np.where(np.isnan(controls.width_m), actors.width_m, controls.width_m),
         height_m=actors.height_m,
         active=controls.active,
+        box_offset_m=np.where(np.isnan(controls.box_offset_m), actors.box_offset_m, controls.box_offset_m),
+        light_state=controls.light_state,
+    )
+
+
+def _carry(x_m, y_m, yaw_rad, speed_mps, accel_mps2, was_active, active, limits: LimitArrays):
+    """Cargo still carried rides with its carrier; cargo activated in this step lands behind it."""
+    cargo = limits.carrier >= 0
+    carried = cargo & ~active
+    falls = cargo & active & ~was_active
+    placed = carried | falls
+    c = np.where(cargo, limits.carrier, 0)
+    cyaw = yaw_rad[c]
+    cos, sin, right_m = np.cos(cyaw), np.sin(cyaw), limits.carry_right_m
+    back_m = np.where(carried, limits.carry_back_m, limits.drop_back_m)
+    return (
+        np.where(placed, x_m[c] - back_m * cos - right_m * sin, x_m),
+        np.where(placed, y_m[c] - back_m * sin + right_m * cos, y_m),
+        np.where(placed, cyaw, yaw_rad),
+        np.where(placed, speed_mps[c], speed_mps),
+        np.where(placed, 0.0, accel_mps2),
     )
 
 
 def initial_states(plan: EpisodePlan, limits: LimitArrays) -> ActorStates:
-    """The plan's actors at t = 0: pose centres, yaw in radians, plan speeds (props 0), wheels straight, all present."""
+    """The plan's actors at t = 0: pose centres, yaw in radians, plan speeds (props 0), wheels straight,
+    present unless spawned 'dropped' (cargo, carried until it falls)."""
     actors = plan.actors
     n = len(actors)
     speed_mps = np.array([a.speed_mps for a in actors], dtype=float)
@@ -239,11 +313,12 @@ def initial_states(plan: EpisodePlan, limits: LimitArrays) -> ActorStates:
         length_m=np.array([a.size.length_m for a in actors], dtype=float),
         width_m=np.array([a.size.width_m for a in actors], dtype=float),
         height_m=np.array([a.size.height_m for a in actors], dtype=float),
-        active=np.ones(n, dtype=bool),
+        active=np.array([a.spawn == "start" for a in actors], dtype=bool),
     )
 
 
-def neutral_controls(n: int) -> Controls:
-    """What holds before the first `apply`: no acceleration, wheels straight, every actor present."""
+def neutral_controls(n: int, active: np.ndarray | None = None) -> Controls:
+    """What holds before the first `apply`: no acceleration, wheels straight, presence as given
+    (default: every actor present)."""
     return Controls(accel_mps2=np.zeros(n), steer_rad=np.zeros(n), heading_rad=np.full(n, np.nan), width_m=np.full(n, np.nan),
-                    active=np.ones(n, dtype=bool))
+                    active=np.ones(n, dtype=bool) if active is None else active)

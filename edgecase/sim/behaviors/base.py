@@ -55,6 +55,8 @@ class Intent:
     hold_along: bool = False  # keep speed_mps along the path while steering across it (a cut-in)
     heading_rad: float | None = None
     width_m: float | None = None
+    box_offset_m: float | None = None  # the box centre's offset to the right (a door open on one side)
+    lights: int = 0  # carla.VehicleLightState flags asked for (hazards); brake lights are added by Agents
 
 
 STAND = Intent(brake_mps2=3.0)
@@ -147,6 +149,9 @@ class Scene:
     actors: tuple[ActorInfo, ...]
     rows: Mapping[str, int]
     tracks: Tracks
+    # bool (N,): who is in the world; behaviors replace the array (never write into it: the last
+    # Controls hold it read-only), as drop_cargo does to drop its carrier's boxes.
+    active: np.ndarray | None = None
 
     def lane_path(self, start: LanePoint, ahead_m: float, turns: tuple[Turn, ...] = (), reverse: bool = False) -> int:
         return self.bank.lane(self.network, start, ahead_m, turns, reverse)[0]

@@ -35,12 +35,14 @@ class IntentArrays:
         self.accel_mps2 = np.full(n, np.nan)
         self.heading_rad = np.full(n, np.nan)
         self.width_m = np.full(n, np.nan)
+        self.box_offset_m = np.full(n, np.nan)
+        self.lights = np.zeros(n, dtype=np.uint32)
         self.blend_to = np.full(n, -1, dtype=np.intp)
         self.blend_start_s = np.zeros(n)
         self.blend_duration_s = np.ones(n)
         self.blend_shift_m = np.zeros(n)
         self.version = 0
-        self.any_brake = self.any_accel = self.any_hold = self.any_blend = self.any_width = False
+        self.any_brake = self.any_accel = self.any_hold = self.any_blend = self.any_width = self.any_offset = False
 
     def write(self, row: int, intent: Intent) -> None:
         self.version += 1
@@ -55,6 +57,8 @@ class IntentArrays:
         self.accel_mps2[row] = _nan(intent.accel_mps2)
         self.heading_rad[row] = _nan(intent.heading_rad)
         self.width_m[row] = _nan(intent.width_m)
+        self.box_offset_m[row] = _nan(intent.box_offset_m)
+        self.lights[row] = intent.lights
         blend = intent.blend
         self.blend_to[row] = -1 if blend is None else blend.to_path
         if blend is not None:
@@ -65,6 +69,7 @@ class IntentArrays:
         self.any_hold = bool(self.hold_along.any())
         self.any_blend = bool((self.blend_to >= 0).any())
         self.any_width = bool(np.isfinite(self.width_m).any())
+        self.any_offset = bool(np.isfinite(self.box_offset_m).any())
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ Braking keeps the actor's path, so a car stopping in a bend still steers along i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from edgecase.sim.behaviors.base import STAND, STOPPED_MPS, Behavior, Intent, Now
+from edgecase.sim.state import LIGHT_HAZARD
 
 
 class HardBrake(Behavior):
@@ -32,13 +35,17 @@ class Stop(HardBrake):
 
 
 class Stalled(Behavior):
-    """Broken down: roll to a stop and stay, never ending. The hazard lights are the plan's
-    `hazard_lights` param; Controls has no field for them, so renderers read it from the plan."""
+    """Broken down: roll to a stop and stay, never ending; with `hazard_lights` (the default) both
+    blinkers flash (carla.VehicleLightState LeftBlinker | RightBlinker: CARLA has no hazard flag)."""
 
     name = "stalled"
 
+    def begin(self, now: Now) -> None:
+        hazards = self.params.get("hazard_lights", True) is not False
+        self.intent = replace(STAND, lights=LIGHT_HAZARD) if hazards else STAND
+
     def decide(self, now: Now) -> Intent:
-        return STAND
+        return self.intent
 
 
 class Idle(Behavior):

@@ -1,7 +1,7 @@
 """Walkers and cyclists on foot-paths and across the road: cross and walk.
 
 cross follows a straight line at heading_deg (the compiler chose it: at a right angle to the
-road) at speed_mps. The criticality solver assumed the crosser moves at that speed from its
+road, or along a crosswalk's axis from its kerb end for at_crosswalk) at speed_mps. The criticality solver assumed the crosser moves at that speed from its
 start time; a body at rest cannot, so a crossing whose start time is known in advance (a time
 trigger, which is what the solver sets) begins its ramp-up early, at start - v / (2 a): from
 the end of the ramp on it is exactly where a constant-speed walker that set off at the start
