@@ -20,7 +20,8 @@ from edgecase.plan.cargo import cargo_actors
 from edgecase.plan.checks import check_start
 from edgecase.plan.criticality import cut_in_offset_m, solve_crossing
 from edgecase.plan.model import (
-    ActorPlan, BehaviorPlan, CriticalityPlan, EpisodePlan, LaneAnchor, MapRef, Pose, Size, TriggerPlan, WeatherPlan,
+    ActorPlan, BehaviorPlan, CriticalityPlan, EpisodePlan, LaneAnchor, MapRef, Pose, Size, TrafficLightsPlan, TriggerPlan,
+    WeatherPlan,
 )  # fmt: skip
 from edgecase.plan.placement import Spot, Where, crosswalk_spot, place
 from edgecase.plan.sampling import Sampler, Scalar
@@ -46,6 +47,7 @@ def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] 
     network = RoadNetwork.load(spec.map, base_dir=scenario.base_dir, pos=scenario.pos("map"))
     duration = sampler.number(spec.duration_s, ("duration_s",), lo=spec.step_s, hi=3600.0)
     weather = _weather(scenario, sampler)
+    lights = _traffic_lights(scenario, sampler)
     builder = _ActorBuilder(scenario, sampler, network)
     for name in scenario.placement_order:
         builder.add(name)
@@ -60,6 +62,7 @@ def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] 
         duration_s=round(duration / spec.step_s) * spec.step_s,  # whole steps: the loop never runs a partial one
         step_s=spec.step_s,
         weather=weather,
+        traffic_lights=lights,
         params=dict(sampler.params),
         actors=actors,
         criticality=criticality or builder.cut_in,
@@ -82,6 +85,14 @@ def _weather(scenario: Scenario, sampler: Sampler) -> WeatherPlan:
             lo, hi = WEATHER_RANGES.get(field, (0.0, 100.0))
             params[field] = sampler.number(value, ("weather", field), lo=lo, hi=hi)
     return WeatherPlan(preset=w.preset, params=params)
+
+
+def _traffic_lights(scenario: Scenario, sampler: Sampler) -> TrafficLightsPlan:
+    spec = scenario.spec.traffic_lights
+    ranges = {"green_s": (1.0, 600.0), "yellow_s": (0.0, 60.0), "all_red_s": (0.0, 60.0), "offset_s": (0.0, 3600.0)}
+    return TrafficLightsPlan(**{
+        field: sampler.number(getattr(spec, field), ("traffic_lights", field), lo=lo, hi=hi) for field, (lo, hi) in ranges.items()
+    })  # fmt: skip
 
 
 class _ActorBuilder:

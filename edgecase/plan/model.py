@@ -102,6 +102,15 @@ class WeatherPlan(Frozen):
     params: dict[str, float]  # every carla.WeatherParameters field, preset values with overrides
 
 
+class TrafficLightsPlan(Frozen):
+    """The light cycle every signalized junction runs (see edgecase.sim.lights)."""
+
+    green_s: float = 10.0
+    yellow_s: float = 3.0
+    all_red_s: float = 1.0
+    offset_s: float = 0.0
+
+
 class MapRef(Frozen):
     source: str  # as written: builtin:NAME, a path, carla:TownXX
     name: str
@@ -117,6 +126,7 @@ class EpisodePlan(Frozen):
     duration_s: float
     step_s: float
     weather: WeatherPlan
+    traffic_lights: TrafficLightsPlan = TrafficLightsPlan()
     params: dict[str, Scalar]
     actors: tuple[ActorPlan, ...]
     criticality: Optional[CriticalityPlan] = None

@@ -159,6 +159,15 @@ class Weather(Strict):
         return raw
 
 
+class TrafficLights(Strict):
+    """Fixed-time control of every signalized junction: two phases, opposite approaches together."""
+
+    green_s: Value = Field(10.0, description="green per phase")
+    yellow_s: Value = Field(3.0, description="yellow per phase (ITE rule of thumb: 3-6 s)")
+    all_red_s: Value = Field(1.0, description="red for everyone between the phases")
+    offset_s: Value = Field(0.0, description="how far into the cycle the episode starts, e.g. uniform(0, 28)")
+
+
 class Criticality(Strict):
     """A target the compiler solves into start positions and trigger times."""
 
@@ -209,6 +218,7 @@ class ScenarioSpec(Strict):
     duration_s: Value = 20.0
     step_s: float = Field(0.05, gt=0, le=1.0, description="simulation step (CARLA synchronous mode's fixed_delta_seconds)")
     weather: Weather = Weather()
+    traffic_lights: TrafficLights = TrafficLights()
     params: dict[str, Value] = Field(default_factory=dict, description="sampled once per episode; use as $name")
     actors: dict[str, Actor]
     criticality: Optional[Criticality] = None

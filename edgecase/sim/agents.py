@@ -23,7 +23,7 @@ from edgecase.sim.control import (
     SPEED_GAIN_PER_S, WALKER_LOOKAHEAD_M, lookahead_m, pure_pursuit_steer_rad, quintic, reach_speed_mps2, track_speed_mps2,
 )  # fmt: skip
 from edgecase.sim.idm import Others, find_leaders, idm_accel_arrays
-from edgecase.sim.lights import LightSchedule, StopTable
+from edgecase.sim.lights import LightCycle, LightSchedule, StopTable
 from edgecase.sim.paths import PathBank, shared_lane_paths
 from edgecase.sim.state import LIGHT_BRAKE, Controls, LightState, WorldState, frozen
 from edgecase.sim.trace import Event
@@ -44,7 +44,7 @@ class Agents:
         n = len(plan.actors)
         bank = PathBank()
         infos = tuple(ActorInfo.of(i, actor, network) for i, actor in enumerate(plan.actors))
-        self.scene = Scene(network, bank, LightSchedule.of(network), plan.step_s, plan.duration_s, infos,
+        self.scene = Scene(network, bank, LightSchedule.of(network, LightCycle(**plan.traffic_lights.model_dump())), plan.step_s, plan.duration_s, infos,
                            {a.name: i for i, a in enumerate(plan.actors)}, Tracks(n, bank),
                            np.array([a.spawn == "start" for a in plan.actors], dtype=bool))  # fmt: skip
         self._home_paths(infos)

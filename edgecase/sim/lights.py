@@ -2,8 +2,9 @@
 
 Fixed-time control in two phases, the plainest plan a city runs: the approaches along one axis
 (a light and the one opposite it) are green together, then the crossing axis. Each phase shows
-GREEN_S of green, YELLOW_S of yellow, then red, with ALL_RED_S of red for everyone between the
-phases so that a car entering on the last yellow clears the junction. Colors use CARLA's names
+green, yellow, then red, with an all-red interval for everyone between the phases so that a car
+entering on the last yellow clears the junction. The timing (LightCycle) comes from the plan:
+scenarios set it with `traffic_lights:`; the defaults are GREEN_S, YELLOW_S and ALL_RED_S. Colors use CARLA's names
 (carla.TrafficLightState: Red, Yellow, Green), so the CARLA bridge can set them as they are.
 
 Which lights rule a lane is `edgecase.sim.metrics.governing_lights`, the same rule the red-light
@@ -34,6 +35,28 @@ RED, YELLOW, GREEN = COLOR_CODES["Red"], COLOR_CODES["Yellow"], COLOR_CODES["Gre
 
 
 @dataclass(frozen=True, slots=True)
+class LightCycle:
+    """A junction's fixed-time plan; scenarios set it with `traffic_lights:` (the plan carries it)."""
+
+    green_s: float = GREEN_S
+    yellow_s: float = YELLOW_S
+    all_red_s: float = ALL_RED_S
+    offset_s: float = 0.0  # how far into the cycle the episode starts
+
+    @property
+    def phase_s(self) -> float:
+        return self.green_s + self.yellow_s + self.all_red_s
+
+    def code(self, t_s: float, phase: int) -> int:
+        """The color code of a light of `phase` (0 or 1) at t_s."""
+        into = math.fmod(t_s + self.offset_s - phase * self.phase_s, 2 * self.phase_s)
+        into += 2 * self.phase_s if into < 0 else 0.0
+        if into < self.green_s:
+            return GREEN
+        return YELLOW if into < self.green_s + self.yellow_s else RED
+
+
+@dataclass(frozen=True, slots=True)
 class StopLine:
     """Where a path meets a junction that lights rule: the front bumper stops before arc_m."""
 
@@ -47,9 +70,10 @@ class LightSchedule:
 
     ids: tuple[int, ...]  # OpenDRIVE signal ids, sorted
     phases: tuple[int, ...]  # 0 or 1 per light: which axis of its junction it belongs to
+    cycle: LightCycle = LightCycle()
 
     @classmethod
-    def of(cls, network: RoadNetwork) -> LightSchedule:
+    def of(cls, network: RoadNetwork, cycle: LightCycle = LightCycle()) -> LightSchedule:
         ids = sorted({int(s.id) for s in network.xodr.signals if s.type == TRAFFIC_LIGHT and not s.is_reference and _numeric(s.id)})
         headings = _light_headings(network)
         axis: dict[int | None, float] = {}  # the first light seen at each junction sets its phase-0 axis
@@ -62,11 +86,11 @@ class LightSchedule:
             first = axis.setdefault(junction, heading)
             along = abs(wrap_deg(heading - first)) < 45 or abs(wrap_deg(heading - first)) > 135
             phases.append(0 if along else 1)
-        return cls(tuple(ids), tuple(phases))
+        return cls(tuple(ids), tuple(phases), cycle)
 
     def colors_at(self, t_s: float) -> tuple[int, ...]:
         """Color codes (COLOR_CODES) of every light at t_s."""
-        return tuple(_code(t_s, phase) for phase in self.phases)
+        return tuple(self.cycle.code(t_s, phase) for phase in self.phases)
 
     def states_at(self, t_s: float) -> tuple[LightState, ...]:
         """Every light's state at t_s, by CARLA's names, in `ids` order."""
@@ -118,14 +142,6 @@ class StopTable:
         can_stop = gap > (speed_mps**2 / (2.0 * decel_mps2))[:, None]
         stop = ((code == RED) & (gap >= 0.0)) | ((code == YELLOW) & can_stop)
         return np.where(stop & obey[:, None], gap, np.inf).min(axis=1)
-
-
-def _code(t_s: float, phase: int) -> int:
-    into = math.fmod(t_s - phase * PHASE_S, CYCLE_S)
-    into += CYCLE_S if into < 0 else 0.0
-    if into < GREEN_S:
-        return COLOR_CODES["Green"]
-    return COLOR_CODES["Yellow"] if into < GREEN_S + YELLOW_S else COLOR_CODES["Red"]
 
 
 def _numeric(signal_id: str) -> bool:
