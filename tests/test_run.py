@@ -75,3 +75,26 @@ def test_run_bad_input_exits_2(tmp_path, capsys):
     assert cli.run(["run", str(bad), "--quiet"]) == 2
     assert capsys.readouterr().err.startswith(f"{bad}:")
     assert cli.run(["run", str(CHILD), "--backend", "nonesuch", "--quiet"]) == 2
+
+
+def test_ctrl_c_during_a_run_leaves_no_episode_and_no_temporary(tmp_path):
+    """SIGINT mid-simulation: exit 130, and neither the episode directory nor a hidden temporary remains."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    long_run = tmp_path / "long.yaml"
+    long_run.write_text(CHILD.read_text().replace("duration_s: 10", "duration_s: 3000"))
+    out = tmp_path / "episodes" / "ep"
+    code = "from edgecase.cli import main; main()"
+    process = subprocess.Popen([sys.executable, "-c", code, "run", str(long_run), "--out", str(out), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)  # imports, compile, then well into the 60,000-step loop (about 12 s in all)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not (tmp_path / "episodes").exists() or list((tmp_path / "episodes").iterdir()) == []
