@@ -418,3 +418,25 @@ def test_two_runs_are_identical():
             assert getattr(a.actors, field).tobytes() == getattr(b.actors, field).tobytes()
         assert a.lights == b.lights
     assert first.events == second.events
+
+
+def test_follow_lane_stops_at_a_dead_end_instead_of_driving_off_the_map():
+    text = """
+edgecase: 1
+name: dead_end
+map: builtin:urban_straight
+duration_s: 60
+actors:
+  ego:
+    blueprint: vehicle.lincoln.mkz_2020
+    at: {lane: driving, s_m: 300}
+    speed_mps: 12
+    behavior: follow_lane
+expect:
+  - not off_road(ego)
+"""
+    result = edgecase.run(edgecase.loads(text, "dead_end.yaml"), 0)
+    front_m = result.trace.x_m[:, 0] + result.plan.ego.size.length_m / 2  # urban_straight's lane -1 runs along +x to 400 m
+    assert front_m.max() <= 400.5 and front_m[-1] > 398.0
+    assert result.trace.speed_mps[-1, 0] < 0.01
+    assert result.passed

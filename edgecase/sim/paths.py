@@ -24,6 +24,7 @@ STEP_M = 1.0  # sample spacing along the path
 BACK_M = 20.0  # paths start this far behind their anchor, so actors just behind it project cleanly
 LATERAL_ACCEL_MPS2 = 3.0  # drivers hold lateral acceleration to about 0.3 g in bends and turns
 ENVELOPE_DECEL_MPS2 = 2.0  # and slow down for them at follow_lane's comfortable deceleration
+DEAD_END_STOP_M = 5.5  # where a lane ends the speed cap is 0 this far before it: cars come to rest with the front bumper at about the end
 EXTEND_M = 200.0  # past its last sample every path runs on straight this far (then stays put)
 NEWTON_STEPS = 2  # refinements after a global search for the nearest sample (a first fix)
 
@@ -102,14 +103,19 @@ class LanePath:
         return next((span for span in self.spans if span.exit_m > arc_m), None)
 
 
-def speed_envelope(yaw_rad: np.ndarray) -> np.ndarray:
+def speed_envelope(yaw_rad: np.ndarray, dead_end: bool = False) -> np.ndarray:
     """The fastest speed at each sample that keeps LATERAL_ACCEL_MPS2 in every bend ahead, when
-    slowing for them at ENVELOPE_DECEL_MPS2: v <= sqrt(a_lat / kappa), swept backwards."""
+    slowing for them at ENVELOPE_DECEL_MPS2: v <= sqrt(a_lat / kappa), swept backwards. On a
+    path whose lane ends (a dead end, a turn that does not exist) the speed falls to 0 the last
+    DEAD_END_STOP_M before its end, so cars stop there instead of driving off the map."""
     turn = np.abs(np.diff(yaw_rad)) / STEP_M if len(yaw_rad) > 1 else np.zeros(1)
     padded = np.concatenate([turn[:1], turn, turn[-1:]])
     kappa = np.maximum.reduce([padded[:-2], padded[1:-1], padded[2:]])  # a bend shows in the samples around it
     kappa = np.append(kappa, kappa[-1])
     cap = np.sqrt(LATERAL_ACCEL_MPS2 / np.maximum(kappa, 1e-9)).tolist()
+    if dead_end:
+        stop = max(1, int(DEAD_END_STOP_M / STEP_M))
+        cap[-stop:] = [0.0] * min(stop, len(cap))
     room = 2.0 * ENVELOPE_DECEL_MPS2 * STEP_M
     for k in range(len(cap) - 2, -1, -1):
         cap[k] = min(cap[k], math.sqrt(cap[k + 1] ** 2 + room))
@@ -126,6 +132,7 @@ def lane_path(network: RoadNetwork, start: LanePoint, ahead_m: float, turns: Seq
     points = behind[::-1] + [start] + ahead
     flip = math.pi if reverse else 0.0
     yaw = np.unwrap(np.radians([p.yaw_deg for p in points]) + flip)
+    dead_end = len(ahead) < int(ahead_m / STEP_M)
     return LanePath(
         x_m=np.array([p.x_m for p in points]),
         y_m=np.array([p.y_m for p in points]),
@@ -135,6 +142,7 @@ def lane_path(network: RoadNetwork, start: LanePoint, ahead_m: float, turns: Seq
         anchor_m=len(behind) * STEP_M,
         reverse=reverse,
         spans=() if reverse else _spans(network, points),
+        speed_cap_mps=speed_envelope(yaw, dead_end),
     )
 
 
