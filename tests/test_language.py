@@ -586,3 +586,35 @@ def test_loads_resolves_extends_against_base_dir(tmp_path):
     assert str(info.value).startswith(f"inline.yaml:{at(CHILD_TEXT, 'speed_mps: 7')}: ")
     with pytest.raises(InputError, match="no such file"):
         edgecase.loads(CHILD_TEXT, name="inline.yaml", base_dir=tmp_path)
+
+
+def test_a_child_weather_mapping_merges_into_a_base_preset_string(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "edgecase: 1\nname: base\nmap: builtin:urban_straight\nweather: HardRainNight\n"
+        "actors:\n  ego:\n    blueprint: vehicle.tesla.model3\n    at: {lane: driving, s_m: 20}\n"
+    )
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nedgecase: 1\nname: child\nweather: {fog_density: 10}\n")
+    plan = edgecase.compile(edgecase.load(tmp_path / "child.yaml"), 0)
+    assert plan.weather.preset == "HardRainNight" and plan.weather.params["fog_density"] == 10
+
+
+def test_an_in_region_trigger_watches_the_actor_itself_by_name():
+    text = """
+edgecase: 1
+name: region
+map: builtin:urban_straight
+actors:
+  ego:
+    blueprint: vehicle.tesla.model3
+    at: {lane: driving, s_m: 20}
+    speed_mps: 10
+    behavior:
+      - follow_lane
+      - hard_brake: {decel_mps2: 6}
+        when: {in_region: {x_m: 60, y_m: 1.75, radius_m: 3}}
+"""
+    plan = edgecase.compile(edgecase.loads(text, "region.yaml"), 0)
+    assert plan.ego.behaviors[1].trigger.actor == "ego"
+    result = edgecase.run(edgecase.loads(text, "region.yaml"), 0)
+    fired = [e for e in result.trace.events if e.kind == "trigger"]
+    assert fired and abs(result.trace.x_m[fired[0].tick, 0] - 57.0) < 0.6  # entered the 3 m circle around x = 60

@@ -247,7 +247,7 @@ class _ActorBuilder:
             return None if value is None else self.sampler.number(value, path + suffix, lo=lo, hi=hi, key=inst)
 
         pos = self.pos(*path)
-        actor = when.distance_to or when.ttc_to or when.actor
+        actor = when.distance_to or when.ttc_to or when.actor or (inst if when.in_region is not None else None)
         event = None
         if when.event:
             ref, behavior, edge = when.event.split(".")
@@ -256,7 +256,7 @@ class _ActorBuilder:
         return TriggerPlan(
             kind=when.kind,
             after_s=num(when.after_s, "after_s"),
-            actor=None if actor is None else self.instance(actor, pos),
+            actor=actor if actor == inst else None if actor is None else self.instance(actor, pos),
             below=num(when.below_m if when.below_m is not None else when.below_s, "below_m" if when.below_m is not None else "below_s"),
             x_m=None if region is None else num(region.x_m, "in_region", "x_m", lo=-1e5),
             y_m=None if region is None else num(region.y_m, "in_region", "y_m", lo=-1e5),

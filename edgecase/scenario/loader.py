@@ -10,9 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from edgecase.errors import InputError, SourcePos
 from edgecase.scenario.checks import check_references, param_order, placement_order
@@ -70,8 +70,17 @@ def validate(doc: YamlDoc) -> ScenarioSpec:
     """Keys and types; the first problem becomes an InputError at its line and column."""
     if not isinstance(doc.data, dict):
         raise InputError("a scenario file is a mapping of keys (edgecase, name, map, actors, ...)", doc.pos(()))
+    return validate_as(ScenarioSpec, doc)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def validate_as(model: type[_Model], doc: YamlDoc) -> _Model:
+    """`doc.data` validated as `model` (any Strict model: scenarios, sensor rigs); the first problem
+    becomes an InputError at its line and column, with did-you-mean for unknown keys."""
     try:
-        return ScenarioSpec.model_validate(doc.data)
+        return model.model_validate(doc.data)
     except ValidationError as err:
         raise _to_input_error(err, doc) from None
 
@@ -132,13 +141,23 @@ def _resolve_extends(doc: YamlDoc, path: Path, limits: Limits, chain: tuple[Path
     if not base_path.is_file():
         raise InputError(f"'extends': no such file {target}", pos)
     base = _resolve_extends(load_yaml_file(base_path, limits=limits), base_path, limits, (*chain, here))
-    return merge_docs(base, _without(doc, "extends"))
+    return merge_docs(_expand_shorthands(base), _expand_shorthands(_without(doc, "extends")))
 
 
 def _without(doc: YamlDoc, key: str) -> YamlDoc:
     data = {k: v for k, v in doc.data.items() if k != key}
     keep = lambda paths: {p: v for p, v in paths.items() if not p or p[0] != key}  # noqa: E731
     return YamlDoc(doc.file, data, keep(doc.value_pos), keep(doc.key_pos))
+
+
+def _expand_shorthands(doc: YamlDoc) -> YamlDoc:
+    """`weather: WetNoon` as `weather: {preset: WetNoon}`, so a child's `weather: {fog_density: 10}`
+    merges into the base's preset instead of replacing it."""
+    data = doc.data
+    if isinstance(data, dict) and isinstance(data.get("weather"), str):
+        data = {**data, "weather": {"preset": data["weather"]}}
+        return YamlDoc(doc.file, data, {**doc.value_pos, ("weather", "preset"): doc.pos(("weather",))}, doc.key_pos)
+    return doc
 
 
 def merge_docs(base: YamlDoc, child: YamlDoc) -> YamlDoc:
