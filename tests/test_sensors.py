@@ -153,3 +153,15 @@ def test_rigs_are_frozen() -> None:
     rig = load_rig("front_camera")
     with pytest.raises(Exception):
         rig.cameras["front"].fov_deg = 10  # type: ignore[misc]
+
+
+def test_a_scenario_naming_an_unknown_rig_is_an_error_at_its_sensors_key(tmp_path, capsys):
+    from edgecase import cli
+    from tests.helpers import SCENARIOS
+
+    text = (SCENARIOS / "occluded_child_dartout.yaml").read_text().replace("sensors: front_camera_lidar", "sensors: front_camera_lidr")
+    bad = tmp_path / "bad_rig.yaml"
+    bad.write_text(text)
+    assert cli.run(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad}:22:14: unknown sensor rig 'front_camera_lidr'") and "did you mean 'front_camera_lidar'" in err

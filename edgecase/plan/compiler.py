@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 
 import carla
 
@@ -32,6 +33,7 @@ from edgecase.scenario.behaviors import Cross
 from edgecase.scenario.checks import ego_name
 from edgecase.scenario.expr import Expr
 from edgecase.scenario.model import WEATHER_FIELDS, Actor
+from edgecase.sensors import Rig, load_rig
 
 MAX_ROW = 200  # actors in one row: more is a typo, and would make the episode crawl
 DEFAULT_CUT_IN_START_S = 2.0
@@ -132,6 +134,8 @@ class _ActorBuilder:
         if name not in self.counts:
             self.counts[name] = self.sampler.integer(actor.count, ("actors", name, "count"), lo=1, hi=MAX_ROW)
         count = self.counts[name]
+        if actor.sensors is not None:
+            _rig(actor.sensors, self.scenario.base_dir, self.pos("actors", name, "sensors"))
         if count > 1 and name in (self.cutter, self.crosser):
             raise InputError(f"'{name}' takes part in the criticality target, so it is a single actor (count: 1)", self.pos("actors", name, "count"))
         previous: str | None = None
@@ -340,6 +344,14 @@ class _ActorBuilder:
                 )
             )  # fmt: skip
         return tuple(out) + cargo_actors(out)  # a drop_cargo step's boxes, after every scenario actor
+
+
+@lru_cache(maxsize=64)
+def _rig(ref: str, scenario_dir: Path, pos: SourcePos) -> Rig:
+    """The sensor rig a scenario names: a bare name from sensors/, or a path next to the scenario.
+    Cached, since warm compiles name the same rig thousands of times."""
+    is_path = "/" in ref or ref.endswith((".yaml", ".yml"))
+    return load_rig(scenario_dir / ref if is_path else ref, pos=pos)
 
 
 def replace_trigger(step: BehaviorPlan, trigger: TriggerPlan) -> BehaviorPlan:
