@@ -50,13 +50,18 @@ def actor_ref(spec: ScenarioSpec, ref: str, pos: SourcePos) -> tuple[str, int]:
     return name, index
 
 
+def _egos(spec: ScenarioSpec) -> list[str]:
+    """Actors that are the ego: role ego, or named 'ego' without a role."""
+    return [n for n, a in spec.actors.items() if (a.role or ("ego" if n == "ego" else "background")) == "ego"]
+
+
 def ego_name(spec: ScenarioSpec) -> str | None:
-    egos = [n for n, a in spec.actors.items() if (a.role or ("ego" if n == "ego" else "background")) == "ego"]
+    egos = _egos(spec)
     return egos[0] if len(egos) == 1 else None
 
 
 def _check_ego(spec: ScenarioSpec, doc: YamlDoc) -> None:
-    egos = [n for n, a in spec.actors.items() if (a.role or ("ego" if n == "ego" else "background")) == "ego"]
+    egos = _egos(spec)
     if len(egos) != 1:
         where = doc.pos(("actors", egos[1], "role")) if len(egos) > 1 else doc.pos(("actors",), key=True)
         raise InputError(f"a scenario needs exactly one ego actor (found {len(egos)}); name it 'ego' or give it role: ego", where)

@@ -15,7 +15,7 @@ from edgecase.roads import RoadNetwork
 from edgecase.sim.agents import Agents
 from edgecase.sim.backend import Backend
 from edgecase.sim.metrics import EpisodeMetrics, collision_pairs, episode_metrics
-from edgecase.sim.oracles import OracleResult, evaluate_expect
+from edgecase.sim.oracles import OracleResult, evaluate_expect, verdict
 from edgecase.sim.state import WorldState
 from edgecase.sim.trace import Event, Trace, TraceRecorder
 
@@ -30,7 +30,7 @@ class EpisodeResult:
     @property
     def passed(self) -> bool:
         """Every evaluated oracle held (oracles that need sensors not present are not counted)."""
-        return all(o.passed for o in self.oracles if o.passed is not None)
+        return verdict(self.oracles)
 
 
 def run_episode(plan: EpisodePlan, backend: Backend, network: RoadNetwork, progress=None) -> EpisodeResult:
