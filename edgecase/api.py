@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from edgecase.plan import EpisodePlan, compile_plan
 from edgecase.plan.sampling import Scalar
 from edgecase.roads import RoadNetwork
 from edgecase.scenario import Scenario, load_scenario, loads_scenario
+from edgecase.sensors import Rig, load_rig
 
 if TYPE_CHECKING:
     from edgecase.sim.backend import Backend
@@ -29,12 +31,13 @@ if TYPE_CHECKING:
 BACKENDS = ("embedded",)
 
 
-def make_backend(name: str) -> Backend:
-    """A fresh backend by name; imported on use, so loading and compiling never pay for simulation."""
+def make_backend(name: str, rig: Rig | None = None, network: RoadNetwork | None = None) -> Backend:
+    """A fresh backend by name (with the sensor rig it renders, if any); imported on use, so
+    loading and compiling never pay for simulation."""
     if name == "embedded":
         from edgecase.backends.embedded import EmbeddedBackend
 
-        return EmbeddedBackend()
+        return EmbeddedBackend(rig=rig, network=network)
     raise InputError(f"unknown backend '{name}' (available: {', '.join(BACKENDS)})")
 
 
@@ -63,19 +66,50 @@ def run(
     overrides: Mapping[str, Scalar] | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    sensors: str | Path | bool | None = None,
+    frame_every: int | None = None,
+    lossless: bool = False,
 ) -> EpisodeResult:
-    """Compile and simulate one episode; with `out`, write its episode directory (atomically)."""
-    from edgecase.record import write_episode
-    from edgecase.sim.loop import run_episode
+    """Compile and simulate one episode; with `out`, write its episode directory (atomically).
 
-    runner = make_backend(backend)
+    `sensors` names a rig (a name from sensors/ or a path; None: the one the scenario's ego
+    carries, if any; False: none); with a rig and `out`, frames, labels and calibration are recorded every
+    `frame_every` ticks (default: 10 Hz).
+    """
+    from edgecase.record import EpisodeWriter
+    from edgecase.sim.loop import run_episode
+    from edgecase.sim.oracles import evaluate_expect
+
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
     plan = compile_plan(scenario, seed, overrides)
     network = RoadNetwork.load(plan.map.source, base_dir=scenario.base_dir, pos=scenario.pos("map"))
+    rig = _rig(scenario, plan, sensors) if out is not None else None
+    runner = make_backend(backend, rig, network)
+    every = frame_every or max(1, round(0.1 / plan.step_s))
     started_utc, started = datetime.now(timezone.utc).isoformat(), time.perf_counter()
-    result = run_episode(plan, runner, network, progress)
-    if out is not None:
+    if out is None:
+        return run_episode(plan, runner, network, progress)
+    with EpisodeWriter(Path(out), force) as writer:
+        frames = writer.record_sensors(plan, rig, every, lossless) if rig is not None else None
+        result = run_episode(plan, runner, network, progress, on_frames=frames and frames.submit, frame_every=every)
+        if frames is not None:  # the cameras measured visibility: the oracles that need it can now be judged
+            frames.close()
+            oracles = evaluate_expect(plan, result.trace, network, frames.visibility())
+            result = dataclasses.replace(result, oracles=oracles)
         wall_clock = {"started_utc": started_utc, "sim_wall_s": round(time.perf_counter() - started, 4)}
-        write_episode(result, Path(out), backend, wall_clock, force=force)
+        writer.finish(result, backend, wall_clock, getattr(runner, "renderer", None))
     return result
+
+
+def _rig(scenario: Scenario, plan: EpisodePlan, sensors: str | Path | bool | None) -> Rig | None:
+    """The rig asked for, else the ego's own (`sensors:` in the scenario), else none."""
+    if sensors is False:
+        return None
+    if sensors is not None and sensors is not True:
+        return load_rig(sensors, base_dir=None)
+    ref = plan.ego.sensors
+    if ref is None:
+        return None
+    is_path = "/" in ref or ref.endswith((".yaml", ".yml"))  # as the compiler resolves it
+    return load_rig(Path(scenario.base_dir or ".") / ref if is_path else ref)

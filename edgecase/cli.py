@@ -87,12 +87,18 @@ def run_command(
     backend: str = typer.Option("embedded", help="simulator backend"),
     force: bool = typer.Option(False, "--force", help="replace an existing episode directory"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    sensors: Optional[str] = typer.Option(None, help="sensor rig (name in sensors/ or a path); default: the ego's own"),
+    no_sensors: bool = typer.Option(False, "--no-sensors", help="record no sensor data, even if the ego has a rig"),
+    frame_every: Optional[int] = typer.Option(None, min=1, help="record frames every N ticks (default: 10 Hz)"),
+    lossless: bool = typer.Option(False, "--lossless", help="RGB frames as PNG instead of JPEG"),
 ) -> None:
     """Simulate one episode and write its directory; exit 1 if an `expect` oracle failed."""
     scenario = api.load(file)
     out = out or Path("out") / f"{scenario.name}-s{seed}"
+    rig = False if no_sensors else sensors
     with _progress(quiet) as progress:
-        result = api.run(scenario, seed, out=out, backend=backend, force=force, progress=progress)
+        result = api.run(scenario, seed, out=out, backend=backend, force=force, progress=progress,
+                         sensors=rig, frame_every=frame_every, lossless=lossless)
     for oracle in result.oracles:
         verdict = {True: "held  ", False: "FAILED", None: "n/a   "}[oracle.passed]
         typer.echo(f"{verdict} {oracle.expr}  (actual: {oracle.actual})")
@@ -116,6 +122,20 @@ def _progress(quiet: bool):
             bar.update(task, completed=tick, total=total, visible=time.perf_counter() - started > 1.0)
 
         yield update
+
+
+@app.command("export")
+def export_command(
+    episodes: list[Path] = typer.Argument(..., help="episode directories (several merge into one dataset)"),
+    format: str = typer.Option(..., "--format", help="kitti, coco or nuscenes"),  # noqa: A002
+    out: Path = typer.Option(..., help="dataset directory to write"),
+    force: bool = typer.Option(False, "--force", help="replace an existing dataset directory"),
+) -> None:
+    """Turn recorded episodes (with sensor data) into a KITTI, COCO or nuScenes dataset."""
+    from edgecase.export import export
+
+    summary = export(episodes, format, out, force=force)
+    typer.echo(str(summary))
 
 
 @app.command()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgecase.roads import RoadNetwork
-from edgecase.sim.oracles import NEEDS_MAP, NEEDS_SENSORS, OracleResult, actor_start_s, evaluate_expect, verdict
+from edgecase.sim.oracles import NEEDS_MAP, NEEDS_SENSORS, OracleResult, Visibility, actor_start_s, evaluate_expect, verdict
 from edgecase.sim.trace import LIGHT_COLORS, Event
 from tests.test_metrics import STEP_S, actor_plan, make_plan, make_trace, moving, step, ticks
 
@@ -33,7 +33,7 @@ def urban() -> RoadNetwork:
     return RoadNetwork.load("builtin:urban_straight")
 
 
-def evaluate(*lines: str, network: RoadNetwork | None = None) -> dict[str, OracleResult]:
+def evaluate(*lines: str, network: RoadNetwork | None = None, visibility: Visibility | None = None) -> dict[str, OracleResult]:
     plan = make_plan([
         actor_plan("ego", "ego", behaviors=(step("follow_lane"),)),
         actor_plan("child", "adversary", "pedestrian", "parking", behaviors=(step("cross", after_s=2.0),)),
@@ -41,7 +41,7 @@ def evaluate(*lines: str, network: RoadNetwork | None = None) -> dict[str, Oracl
         actor_plan("parked[0]", lane_kind="parking"),
     ], expect=lines)
     trace = make_trace(T_S, {"ego": EGO, "child": CHILD, "cutter": CUTTER, "parked[0]": PARKED}, events=EVENTS)
-    results = evaluate_expect(plan, trace, network)
+    results = evaluate_expect(plan, trace, network, visibility)
     assert [r.expr for r in results] == list(lines)
     return dict(zip(lines, results))
 
@@ -102,6 +102,20 @@ def test_max_visible_fraction_is_reported_not_evaluated():
     (result,) = r.values()
     assert result.passed is None and result.actual is None and result.threshold == 0.3
     assert result.note == NEEDS_SENSORS and result.first_violation_t_s is None
+
+
+def test_max_visible_fraction_reads_the_cameras_visibility_within_its_window():
+    """Frames every 10 ticks (0.5 s); the child is glimpsed (0.2) before it starts at 2 s, then seen whole."""
+    frame_ticks = np.arange(0, len(T_S), 10)
+    seen = np.where(T_S[frame_ticks] < 2.0, 0.2, 1.0)
+    seen[0] = 0.0
+    visibility = Visibility(frame_ticks, {"child": seen})
+    r = evaluate("max_visible_fraction(child, before=child.start) < 0.3", "max_visible_fraction(child) < 0.3",
+                 "max_visible_fraction(cutter) < 0.3", visibility=visibility)
+    before, whole, never_seen = r.values()
+    assert before.passed is True and before.actual == pytest.approx(0.2)
+    assert whole.passed is False and whole.actual == pytest.approx(1.0) and whole.first_violation_t_s == pytest.approx(2.0)
+    assert never_seen.passed is True and never_seen.actual == 0.0  # out of every camera's view: nothing visible
 
 
 def test_and_or_not_are_three_valued():

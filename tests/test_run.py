@@ -23,15 +23,15 @@ def _without_wall_clock(path: Path) -> dict:
 
 
 def test_two_runs_write_identical_episodes(tmp_path):
-    a = edgecase.run(CHILD, seed=3, out=tmp_path / "a")
-    edgecase.run(CHILD, seed=3, out=tmp_path / "b")
+    a = edgecase.run(CHILD, seed=3, out=tmp_path / "a", sensors=False)
+    edgecase.run(CHILD, seed=3, out=tmp_path / "b", sensors=False)
     assert (tmp_path / "a" / "trace.npz").read_bytes() == (tmp_path / "b" / "trace.npz").read_bytes()
     assert _without_wall_clock(tmp_path / "a") == _without_wall_clock(tmp_path / "b")
     assert a.plan.content_hash() == json.loads((tmp_path / "a" / "episode.json").read_text())["plan_sha256"]
 
 
 def test_episode_reads_back_with_the_plan_and_trace(tmp_path):
-    result = edgecase.run(CHILD, seed=5, out=tmp_path / "ep")
+    result = edgecase.run(CHILD, seed=5, out=tmp_path / "ep", sensors=False)
     record = read_episode(tmp_path / "ep")
     assert record.plan == result.plan
     steps = result.plan.steps
@@ -55,17 +55,17 @@ def test_a_failed_write_leaves_no_directory(tmp_path, monkeypatch):
 
 def test_an_existing_directory_needs_force(tmp_path, capsys):
     out = tmp_path / "ep"
-    assert cli.run(["run", str(CHILD), "--seed", "2", "--out", str(out), "--quiet"]) in (0, 1)
-    assert cli.run(["run", str(CHILD), "--seed", "2", "--out", str(out), "--quiet"]) == 2
+    assert cli.run(["run", str(CHILD), "--seed", "2", "--out", str(out), "--quiet", "--no-sensors"]) in (0, 1)
+    assert cli.run(["run", str(CHILD), "--seed", "2", "--out", str(out), "--quiet", "--no-sensors"]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert cli.run(["run", str(CHILD), "--seed", "2", "--out", str(out), "--quiet", "--force"]) in (0, 1)
+    assert cli.run(["run", str(CHILD), "--seed", "2", "--out", str(out), "--quiet", "--force", "--no-sensors"]) in (0, 1)
 
 
 def test_run_exit_code_says_whether_the_oracles_held(tmp_path, capsys):
     text = (SCENARIOS / "jaywalker_midblock.yaml").read_text()
     impossible = tmp_path / "impossible.yaml"
     impossible.write_text(text.replace("- min_ttc_s(ego, pedestrian) < 3.0", "- min_distance_m(ego, pedestrian) > 1000"))
-    assert cli.run(["run", str(impossible), "--seed", "0", "--out", str(tmp_path / "x"), "--quiet"]) == 1
+    assert cli.run(["run", str(impossible), "--seed", "0", "--out", str(tmp_path / "x"), "--quiet", "--no-sensors"]) == 1
     assert "FAILED" in capsys.readouterr().out
 
 

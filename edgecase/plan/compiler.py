@@ -59,6 +59,7 @@ def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] 
     return EpisodePlan(
         scenario=spec.name,
         scenario_sha256=scenario.sha256,
+        tags=tuple(spec.tags),
         seed=seed,
         map=MapRef(source=spec.map, name=network.name, sha256=network.sha256),
         duration_s=round(duration / spec.step_s) * spec.step_s,  # whole steps: the loop never runs a partial one

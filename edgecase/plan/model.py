@@ -121,6 +121,7 @@ class EpisodePlan(Frozen):
     format_version: int = PLAN_FORMAT_VERSION
     scenario: str
     scenario_sha256: str
+    tags: tuple[str, ...] = ()  # the scenario's tags; labels carry them so training data can select the edge case
     seed: int
     map: MapRef
     duration_s: float

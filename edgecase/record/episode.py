@@ -25,6 +25,8 @@ import numpy as np
 
 from edgecase.errors import InputError
 from edgecase.plan import EpisodePlan
+from edgecase.record.frames import FrameRecorder, calibration, dump_json
+from edgecase.sensors import Rig
 from edgecase.sim.loop import EpisodeResult
 from edgecase.sim.trace import FIELDS, LIGHT_COLORS
 
@@ -64,30 +66,61 @@ def episode_document(result: EpisodeResult, backend: str, wall_clock: dict[str, 
     }  # fmt: skip
 
 
-def write_episode(result: EpisodeResult, out_dir: Path, backend: str, wall_clock: dict[str, Any], force: bool = False) -> Path:
-    """Write the episode into `out_dir` atomically; an existing directory is an error unless `force`."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        raise InputError(f"{out_dir} already exists (pass --force to replace it)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        _write_trace(tmp / "trace.npz", result)
-        text = json.dumps(episode_document(result, backend, wall_clock), indent=1, sort_keys=True, allow_nan=False)
-        (tmp / "episode.json").write_text(text + "\n")
-        _fsync_dir(tmp)
-        if out_dir.exists():  # --force: move the old one aside first, so a crash leaves one whole copy
-            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-            out_dir.rename(old)
-            tmp.rename(out_dir)
+class EpisodeWriter:
+    """An episode directory being written: files go into a hidden sibling that `finish` renames
+    into place, so DIR is whole or absent. Sensor frames stream in during the run (`frames`);
+    leaving the `with` block without `finish` (an error, Ctrl-C) removes the temporary."""
+
+    def __init__(self, out_dir: Path, force: bool = False) -> None:
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not force:
+            raise InputError(f"{self.out_dir} already exists (pass --force to replace it)")
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out_dir.parent / f".{self.out_dir.name}.tmp-{os.getpid()}"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
+        self._frames: FrameRecorder | None = None
+        self._calib: dict[str, Any] | None = None
+
+    def __enter__(self) -> EpisodeWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._frames is not None:
+            self._frames.abort()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def record_sensors(self, plan: EpisodePlan, rig: Rig, frame_every: int, lossless: bool = False) -> FrameRecorder:
+        """Start the background frame writer; returns it (its `submit` is the loop's `on_frames`)."""
+        self._frames = FrameRecorder(self.tmp, plan, rig, lossless)
+        self._calib = {"rig": rig, "plan": plan, "frame_every": frame_every}
+        return self._frames
+
+    def finish(self, result: EpisodeResult, backend: str, wall_clock: dict[str, Any], renderer: dict[str, Any] | None = None) -> Path:
+        """Write the rest (trace, episode.json, calibration), make it durable, rename into place."""
+        if self._frames is not None:
+            self._frames.close()
+            calib = calibration(self._calib["rig"], result.plan, self._calib["frame_every"], renderer or {})
+            dump_json(self.tmp / "calib.json", calib, sort_keys=False)  # the rig's sensor order is meaningful
+            dump_json(self.tmp / "frames.json", {"ticks": self._frames.ticks})
+            self._frames = None
+        _write_trace(self.tmp / "trace.npz", result)
+        dump_json(self.tmp / "episode.json", episode_document(result, backend, wall_clock))
+        _make_durable(self.tmp)
+        if self.out_dir.exists():  # --force: move the old one aside first, so a crash leaves one whole copy
+            old = self.out_dir.parent / f".{self.out_dir.name}.old-{os.getpid()}"
+            self.out_dir.rename(old)
+            self.tmp.rename(self.out_dir)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+            self.tmp.rename(self.out_dir)
+        return self.out_dir
+
+
+def write_episode(result: EpisodeResult, out_dir: Path, backend: str, wall_clock: dict[str, Any], force: bool = False) -> Path:
+    """Write an episode without sensor data into `out_dir` atomically; an existing directory is an error unless `force`."""
+    with EpisodeWriter(out_dir, force) as writer:
+        return writer.finish(result, backend, wall_clock)
 
 
 def read_episode(path: Path) -> EpisodeRecord:
@@ -113,8 +146,14 @@ def _write_trace(file: Path, result: EpisodeResult) -> None:
             zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
 
 
-def _fsync_dir(folder: Path) -> None:
-    for file in folder.iterdir():
+def _make_durable(folder: Path) -> None:
+    """Every file on disk before the rename, so a crash never leaves a complete-looking DIR with
+    empty files. Many sensor files: one sync() is far cheaper than an fsync per file."""
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    if len(files) > 8:
+        os.sync()
+        return
+    for file in files:
         with open(file, "rb") as handle:
             os.fsync(handle.fileno())
 

@@ -40,6 +40,7 @@ from edgecase.errors import InputError, SourcePos
 from edgecase.scenario.base import Strict, suggest
 from edgecase.scenario.loader import validate_as
 from edgecase.scenario.source import Limits, load_yaml_file
+from edgecase.sensors.transforms import carla_matrix
 
 CameraType = Literal["camera.rgb", "camera.depth", "camera.semantic_segmentation", "camera.instance_segmentation"]
 LidarType = Literal["lidar.ray_cast", "lidar.ray_cast_semantic"]
@@ -80,13 +81,7 @@ class Mount(Strict):
 
     def matrix(self) -> np.ndarray:
         """4x4 sensor -> vehicle, as `carla.Transform.get_matrix()` builds it (labels-reference 1.2)."""
-        cy, sy = math.cos(math.radians(self.yaw_deg)), math.sin(math.radians(self.yaw_deg))
-        cp, sp = math.cos(math.radians(self.pitch_deg)), math.sin(math.radians(self.pitch_deg))
-        cr, sr = math.cos(math.radians(self.roll_deg)), math.sin(math.radians(self.roll_deg))
-        return np.array([[cp * cy, cy * sp * sr - sy * cr, -cy * sp * cr - sy * sr, self.x_m],
-                         [cp * sy, sy * sp * sr + cy * cr, -sy * sp * cr + cy * sr, self.y_m],
-                         [sp, -cp * sr, cp * cr, self.z_m],
-                         [0.0, 0.0, 0.0, 1.0]])
+        return carla_matrix(self.x_m, self.y_m, self.z_m, self.roll_deg, self.pitch_deg, self.yaw_deg)
 
 
 def _check_type(value: Any, choices: tuple[str, ...]) -> Any:

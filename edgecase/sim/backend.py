@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from edgecase.plan import EpisodePlan
+from edgecase.sensors.frames import SensorFrames
 from edgecase.sim.state import Controls, WorldState
 
 
@@ -24,6 +25,10 @@ class Backend(Protocol):
 
     def tick(self) -> WorldState:
         """Advance by `plan.step_s` and report the new state."""
+
+    def sense(self) -> SensorFrames:
+        """The rig's frames at the current state (backends built with a rig; the loop calls it
+        only when recording sensors). Frames follow CARLA's layouts (edgecase.sensors.frames)."""
 
     def close(self) -> None:
         """Remove every actor and restore the simulator; safe to call twice and after errors."""

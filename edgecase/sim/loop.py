@@ -8,10 +8,12 @@ The backend is closed in `finally`, so actors are removed on success, error and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from edgecase.plan import EpisodePlan
 from edgecase.roads import RoadNetwork
+from edgecase.sensors.frames import SensorFrames
 from edgecase.sim.agents import Agents
 from edgecase.sim.backend import Backend
 from edgecase.sim.metrics import EpisodeMetrics, collision_pairs, episode_metrics
@@ -33,8 +35,16 @@ class EpisodeResult:
         return verdict(self.oracles)
 
 
-def run_episode(plan: EpisodePlan, backend: Backend, network: RoadNetwork, progress=None) -> EpisodeResult:
-    """Run `plan` on `backend` for plan.steps ticks; `progress(tick, total)` is called each tick if given."""
+FramesSink = Callable[[WorldState, SensorFrames], None]
+
+
+def run_episode(plan: EpisodePlan, backend: Backend, network: RoadNetwork, progress=None,
+                on_frames: FramesSink | None = None, frame_every: int = 1) -> EpisodeResult:
+    """Run `plan` on `backend` for plan.steps ticks; `progress(tick, total)` is called each tick if given.
+
+    With `on_frames`, the backend's rig is read (`backend.sense()`) at tick 0 and every
+    `frame_every` ticks after, and each state with its frames goes to `on_frames` (the recorder).
+    """
     names = tuple(a.name for a in plan.actors)
     recorder = TraceRecorder(names)
     try:
@@ -43,6 +53,7 @@ def run_episode(plan: EpisodePlan, backend: Backend, network: RoadNetwork, progr
         if not state.lights:  # a backend without its own lights starts with the agents' cycle
             state = replace(state, lights=agents.lights_at(state.t_s))
         recorder.record(state)
+        _sense(backend, state, on_frames, frame_every)
         touching: set[tuple[int, int]] = set()
         for _ in range(plan.steps):
             controls, events = agents.step(state)
@@ -50,6 +61,7 @@ def run_episode(plan: EpisodePlan, backend: Backend, network: RoadNetwork, progr
             state = backend.tick()
             events = events + _new_collisions(state, names, touching)
             recorder.record(state, events)
+            _sense(backend, state, on_frames, frame_every)
             if progress is not None:
                 progress(state.tick, plan.steps)
     finally:
@@ -57,6 +69,11 @@ def run_episode(plan: EpisodePlan, backend: Backend, network: RoadNetwork, progr
     trace = recorder.finish()
     metrics = episode_metrics(plan, trace, network)
     return EpisodeResult(plan, trace, metrics, evaluate_expect(plan, trace, network))
+
+
+def _sense(backend: Backend, state: WorldState, on_frames: FramesSink | None, every: int) -> None:
+    if on_frames is not None and state.tick % every == 0:
+        on_frames(state, backend.sense())
 
 
 def _new_collisions(state: WorldState, names: tuple[str, ...], touching: set[tuple[int, int]]) -> list[Event]:

@@ -5,9 +5,9 @@ becomes a per-tick series from metrics.py over its window, and its value is that
 aggregate (min, max, or 'at some tick'); numbers compare as floats (inf included); `and`, `or`
 and `not` combine truth values.
 
-The logic is three-valued (Kleene): an oracle that cannot be computed from a trace yet (today
-`max_visible_fraction`, which needs the ego camera of the sensors issue; map oracles without a
-RoadNetwork) is *unknown*, and so is every line whose truth depends on it: `false and unknown`
+The logic is three-valued (Kleene): an oracle that cannot be computed from what the run gives
+(`max_visible_fraction` without recorded camera frames: visibility is measured in the ego
+camera's instance masks; map oracles without a RoadNetwork) is *unknown*, and so is every line whose truth depends on it: `false and unknown`
 is false, `true and unknown` unknown. An unknown line reports passed=None with a note saying
 why, never a made-up pass or fail; `verdict` (and the loop's EpisodeResult.passed) counts only
 the lines that were evaluated.
@@ -40,7 +40,7 @@ from edgecase.sim.trace import Trace
 if TYPE_CHECKING:
     from edgecase.roads import RoadNetwork
 
-NEEDS_SENSORS = "not evaluated (needs the sensors issue): visibility is measured from the ego camera"
+NEEDS_SENSORS = "not evaluated: visibility is measured in the ego camera's frames; record them with a rig (--sensors)"
 NEEDS_MAP = "not evaluated: needs the road network"
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -79,9 +79,19 @@ def verdict(results: Iterable[OracleResult]) -> bool:
     return all(r.passed for r in results if r.passed is not None)
 
 
-def evaluate_expect(plan: EpisodePlan, trace: Trace, network: RoadNetwork | None = None) -> tuple[OracleResult, ...]:
+@dataclass(frozen=True)
+class Visibility:
+    """What the ego's cameras saw of each actor at the recorded frames: per actor name, the largest
+    visible share of its box over the cameras (0 when out of view), at each tick in `ticks`."""
+
+    ticks: np.ndarray  # (F,) trace ticks with frames
+    by_actor: dict[str, np.ndarray]  # name -> (F,) fraction 0..1
+
+
+def evaluate_expect(plan: EpisodePlan, trace: Trace, network: RoadNetwork | None = None,
+                    visibility: Visibility | None = None) -> tuple[OracleResult, ...]:
     """One OracleResult per line of plan.expect, in order."""
-    context = _Context(plan, trace, network)
+    context = _Context(plan, trace, network, visibility)
     return tuple(_evaluate_line(line, context) for line in plan.expect)
 
 
@@ -235,8 +245,8 @@ def _arithmetic(op: str, left: _Value, right: _Value) -> _Value:
 class _Context:
     """The plan, trace and map one evaluation reads, and the oracle calls computed so far."""
 
-    def __init__(self, plan: EpisodePlan, trace: Trace, network: RoadNetwork | None):
-        self.plan, self.trace, self.network = plan, trace, network
+    def __init__(self, plan: EpisodePlan, trace: Trace, network: RoadNetwork | None, visibility: Visibility | None = None):
+        self.plan, self.trace, self.network, self.visibility = plan, trace, network, visibility
         self._calls: dict[str, _Value] = {}
 
     def call(self, node: Call) -> _Value:
@@ -335,7 +345,11 @@ def _oracle_series(func: str, actors: list[int], context: _Context) -> _Raw:
         case "min_pet_s":
             return _pet_series(trace, *actors)
         case "max_visible_fraction":
-            raise _Unknown(NEEDS_SENSORS)
+            seen = context.visibility
+            if seen is None:
+                raise _Unknown(NEEDS_SENSORS)
+            values = seen.by_actor.get(trace.names[actors[0]], np.zeros(len(seen.ticks)))
+            return _Raw(seen.ticks, trace.t_s[seen.ticks], values, "max")
         case "max_decel_mps2":
             return per_tick(metrics.decel_mps2(trace, actors[0]), "max")
         case "lane_departure":

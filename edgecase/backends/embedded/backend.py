@@ -8,9 +8,17 @@ lights are run by the sim side: the backend reports the lights of the last `appl
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from edgecase.backends.embedded.kinematics import LimitArrays, initial_states, neutral_controls, step
 from edgecase.plan import EpisodePlan
+from edgecase.sensors.frames import SensorFrames
 from edgecase.sim.state import ActorStates, Controls, LightState, WorldState
+
+if TYPE_CHECKING:
+    from edgecase.backends.embedded.sensing import EmbeddedSensors
+    from edgecase.roads import RoadNetwork
+    from edgecase.sensors import Rig
 
 CONTROL_FIELDS = ("accel_mps2", "steer_rad", "heading_rad", "width_m", "active", "box_offset_m", "light_state")
 
@@ -20,7 +28,12 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self) -> None:
+    def __init__(self, rig: Rig | None = None, network: RoadNetwork | None = None, camera_engine: str = "auto") -> None:
+        """With a rig (and the plan's road network, which the sensors see), `sense()` renders it."""
+        if rig is not None and network is None:
+            raise ValueError("EmbeddedBackend: a rig needs the road network to render")
+        self.rig, self._network, self._camera_engine = rig, network, camera_engine
+        self._sensors: EmbeddedSensors | None = None
         self._limits: LimitArrays | None = None
         self._step_s = 0.0
         self._tick = 0
@@ -37,7 +50,13 @@ class EmbeddedBackend:
         self._actors = initial_states(plan, self._limits)
         self._controls = neutral_controls(len(plan.actors), self._actors.active)
         self._lights = ()
-        return WorldState(tick=0, t_s=0.0, actors=self._actors, lights=self._lights)
+        self._close_sensors()
+        if self.rig is not None:  # imported here: runs without a rig never load the renderers
+            from edgecase.backends.embedded.sensing import EmbeddedSensors
+
+            self._sensors = EmbeddedSensors(plan, self.rig, self._network, self._camera_engine)
+        self._state = WorldState(tick=0, t_s=0.0, actors=self._actors, lights=self._lights)
+        return self._state
 
     def apply(self, controls: Controls) -> None:
         """Controls hold until the next apply (as CARLA's do); clipping happens in the step."""
@@ -53,7 +72,18 @@ class EmbeddedBackend:
         """One step of plan.step_s; t_s is tick * step_s, so time never drifts by accumulation."""
         self._actors = step(self._started(), self._controls, self._step_s, self._limits)
         self._tick += 1
-        return WorldState(tick=self._tick, t_s=self._tick * self._step_s, actors=self._actors, lights=self._lights)
+        self._state = WorldState(tick=self._tick, t_s=self._tick * self._step_s, actors=self._actors, lights=self._lights)
+        return self._state
+
+    def sense(self) -> SensorFrames:
+        """The rig's frames at the last state (reset or tick)."""
+        if self._sensors is None:
+            raise RuntimeError("EmbeddedBackend: sense() needs a rig and a reset(plan)")
+        return self._sensors.capture(self._state)
+
+    @property
+    def renderer(self) -> dict[str, str | None]:
+        return self._sensors.renderer if self._sensors is not None else {}
 
     def close(self) -> None:
         """Forget the episode; safe to call twice, or without a reset."""
@@ -61,6 +91,12 @@ class EmbeddedBackend:
         self._actors = None
         self._controls = None
         self._lights = ()
+        self._close_sensors()
+
+    def _close_sensors(self) -> None:
+        if self._sensors is not None:
+            self._sensors.close()
+            self._sensors = None
 
     def _started(self) -> ActorStates:
         if self._actors is None:
