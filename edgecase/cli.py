@@ -130,11 +130,12 @@ def export_command(
     format: str = typer.Option(..., "--format", help="kitti, coco or nuscenes"),  # noqa: A002
     out: Path = typer.Option(..., help="dataset directory to write"),
     force: bool = typer.Option(False, "--force", help="replace an existing dataset directory"),
+    camera: Optional[str] = typer.Option(None, help="KITTI: the camera to export (default: the rig's first); COCO: only this camera"),
 ) -> None:
     """Turn recorded episodes (with sensor data) into a KITTI, COCO or nuScenes dataset."""
     from edgecase.export import export
 
-    summary = export(episodes, format, out, force=force)
+    summary = export(episodes, format, out, force=force, camera=camera)
     typer.echo(str(summary))
 
 

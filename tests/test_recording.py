@@ -154,3 +154,26 @@ def test_a_writer_failure_fails_the_run_and_leaves_nothing(tmp_path, monkeypatch
     with pytest.raises(OSError, match="No space"):
         edgecase.run(CHILD, 1, out=tmp_path / "ep", sensors="front_camera", frame_every=10)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_recorded_episodes_export_through_the_cli_and_pass_cocoeval(recorded, tmp_path, capsys):
+    """Real renders, end to end: two episodes -> one COCO file that pycocotools loads, and with the
+    ground truth as detections COCOeval gives AP 1.0; KITTI gets one sample per frame."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    episodes = [str(recorded[("occluded_child_dartout", 0)]), str(recorded[("aggressive_cut_in", 1)])]
+    assert cli.run(["export", *episodes, "--format", "coco", "--out", str(tmp_path / "coco")]) == 0
+    gt = COCO(str(tmp_path / "coco" / "annotations" / "instances.json"))
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
+            for a in gt.dataset["annotations"]]
+    assert len(dets) > 20
+    evaluation = COCOeval(gt, gt.loadRes(dets), "bbox")
+    evaluation.evaluate(), evaluation.accumulate(), evaluation.summarize()
+    assert evaluation.stats[0] == pytest.approx(1.0, abs=1e-9)
+    assert cli.run(["export", *episodes, "--format", "kitti", "--out", str(tmp_path / "kitti"), "--camera", "front"]) == 0
+    frames = sum(len(_labels(recorded[k])) for k in (("occluded_child_dartout", 0), ("aggressive_cut_in", 1)))
+    assert len(list((tmp_path / "kitti" / "training" / "label_2").iterdir())) == frames
+    capsys.readouterr()
+    assert cli.run(["export", str(tmp_path), "--format", "coco", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip()  # says what is wrong, no traceback

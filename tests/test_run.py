@@ -88,8 +88,10 @@ def test_ctrl_c_during_a_run_leaves_no_episode_and_no_temporary(tmp_path):
     long_run.write_text(CHILD.read_text().replace("duration_s: 10", "duration_s: 3000"))
     out = tmp_path / "episodes" / "ep"
     code = "from edgecase.cli import main; main()"
+    # a shell's background job starts with SIGINT ignored, and Python then installs no handler: restore it
     process = subprocess.Popen([sys.executable, "-c", code, "run", str(long_run), "--out", str(out), "--quiet"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3.0)  # imports, compile, then well into the 60,000-step loop (about 12 s in all)
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGINT)

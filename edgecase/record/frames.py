@@ -64,20 +64,18 @@ class FrameRecorder:
             self._thread.join()
         self._raise()
 
-    def abort(self) -> None:
-        """Stop without waiting for the frames still queued (the episode is being discarded)."""
+    def abort(self, wait_s: float = 10.0) -> None:
+        """Stop without writing the frames still queued (the episode is being discarded); wait at
+        most `wait_s` for the frame being written, so a stalled disk cannot hang a Ctrl-C (the
+        writer is a daemon thread, and what it writes later fails: its directory is removed)."""
         while True:
             try:
                 self._queue.get_nowait()
             except queue.Empty:
                 break
-        self.close_quietly()
-
-    def close_quietly(self) -> None:
-        try:
-            self.close()
-        except BaseException:  # noqa: BLE001 - discarding the episode anyway
-            pass
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(wait_s)
 
     def visibility(self) -> Visibility:
         """What the cameras saw of each actor at every written frame (after `close`), for the
