@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/edgecase check scenarios/
 	$(BIN)/edgecase plan scenarios/occluded_child_dartout.yaml --seed 7 --summary
 	$(BIN)/edgecase run scenarios/occluded_child_dartout.yaml --seed 7 --out out/demo --force
+	$(BIN)/edgecase replay out/demo --video out/demo.mp4 --html
 
 lint: $(STAMP)
 	$(BIN)/lint-imports

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from edgecase.errors import InputError, SourcePos
 from edgecase.roads import LaneKind, LanePoint, RoadNetwork, Turn, builtin_map, builtin_map_names
 from edgecase.roads import roadgen_maps
+from tests.helpers import SCENARIOS, shared_map
 
 POS = SourcePos("scenario.yaml", 3, 7)
 
@@ -321,9 +323,27 @@ def test_unknown_builtin_suggests_the_close_name():
     assert "did you mean 'junction4'?" in str(load_error("builtin:junction5"))
 
 
-def test_carla_town_names_need_a_live_server():
+def test_carla_town_names_need_their_opendrive_file_to_plan(monkeypatch, tmp_path):
+    monkeypatch.delenv("EDGECASE_CARLA_MAPS", raising=False)
     message = str(load_error("carla:Town10HD"))
-    assert "server" in message and ".xodr" in message
+    assert "EDGECASE_CARLA_MAPS" in message and ".xodr" in message
+    monkeypatch.setenv("EDGECASE_CARLA_MAPS", str(tmp_path))
+    assert "no Town10HD.xodr" in str(load_error("carla:Town10HD"))
+
+
+def test_a_carla_town_plans_on_its_opendrive_file_and_keeps_its_name(monkeypatch):
+    """`map: carla:Town01` compiles offline from Town01.xodr; the plan names the town, which the
+    carla backend loads by name on the server."""
+    import edgecase
+
+    monkeypatch.setenv("EDGECASE_CARLA_MAPS", str(shared_map("Town01").parent))
+    network = RoadNetwork.load("carla:Town01")
+    assert network.source == "carla:Town01" and network.name == "Town01"
+    assert network.sha256 == RoadNetwork.load(str(shared_map("Town01"))).sha256
+    text = (SCENARIOS / "jaywalker_midblock.yaml").read_text()
+    text = re.sub(r"(?m)^map: .*$", "map: carla:Town01", text)
+    plan = edgecase.compile(edgecase.loads(text, "town.yaml"), 0)
+    assert plan.map.source == "carla:Town01"
 
 
 def test_missing_file(tmp_path):

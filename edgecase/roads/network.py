@@ -52,10 +52,7 @@ class RoadNetwork:
             if source.startswith("builtin:"):
                 return _load_builtin(source.removeprefix("builtin:"))
             if source.startswith("carla:"):
-                raise InputError(
-                    f"map {source!r} lives on a CARLA server: it needs the carla backend (a live server)",
-                    hint="for offline use pass the path to the town's .xodr file instead",
-                )
+                return _load_town(source.removeprefix("carla:"))
             path, stat = _map_file(source, base_dir)
             return _load_file(str(path), stat.st_mtime_ns, stat.st_size)
         except InputError as e:
@@ -235,6 +232,9 @@ def _side(side: str) -> Side:
     return side  # type: ignore[return-value]
 
 
+CARLA_MAPS_ENV = "EDGECASE_CARLA_MAPS"
+
+
 def _map_file(source: str, base_dir: Path | None) -> tuple[Path, os.stat_result]:
     path = ((base_dir or Path.cwd()) / Path(source).expanduser()).resolve()
     try:
@@ -254,7 +254,32 @@ def _load_builtin(name: str) -> RoadNetwork:
     return _build(name, f"builtin:{name}", builtin_xodr(name))
 
 
+def _load_town(town: str) -> RoadNetwork:
+    """'carla:TownXX': the town a CARLA server loads by name. Planning needs its roads offline, so
+    they are read from TownXX.xodr in $EDGECASE_CARLA_MAPS (e.g. a copy of the server's
+    CarlaUE4/Content/Carla/Maps/OpenDrive folder); the network keeps 'carla:TownXX' as its source,
+    so plans name the town and the carla backend loads it by name."""
+    folder = os.environ.get(CARLA_MAPS_ENV)
+    if not folder:
+        raise InputError(f"map 'carla:{town}' is a CARLA town: planning needs its OpenDRIVE file",
+                         hint=f"set {CARLA_MAPS_ENV} to a folder holding {town}.xodr (CARLA ships them in "
+                              "CarlaUE4/Content/Carla/Maps/OpenDrive/), or write the .xodr path as the map")
+    path = Path(folder) / f"{town}.xodr"
+    if not path.is_file():
+        found = sorted(p.stem for p in Path(folder).glob("*.xodr"))
+        raise InputError(f"no {town}.xodr in {CARLA_MAPS_ENV}={folder}",
+                         hint=f"towns there: {', '.join(found)}" if found else "the folder has no .xodr files")
+    stat = path.stat()
+    network = _load_file(str(path), stat.st_mtime_ns, stat.st_size)
+    return _town(network, town)
+
+
 @functools.lru_cache(maxsize=16)
+def _town(network: RoadNetwork, town: str) -> RoadNetwork:
+    return RoadNetwork(town, f"carla:{town}", network.xodr_text, network.carla_map, network.xodr)
+
+
+@functools.lru_cache(maxsize=None)
 def _load_file(path: str, mtime_ns: int, size: int) -> RoadNetwork:
     """Keyed by modification time and size too, so an edited file is read again."""
     try:

@@ -1,0 +1,1 @@
+"""Headless batch sweeps: many (scenario, seed) episodes, a SQLite manifest, resume, retries, a report."""
