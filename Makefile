@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean gallery library-bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ bench: $(STAMP)
 	mkdir -p bench-results
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b --out bench-results || exit 1; done
 	@echo "benchmark JSON in bench-results/"
+
+gallery: $(STAMP)  # docs/gallery.md + docs/gallery/*.jpg: every library scenario at its critical moment
+	$(BIN)/python tools/make_gallery.py --scenarios scenarios --out docs
+
+library-bench: $(STAMP)  # bench-results/library.json + the table in docs/library.md (several minutes)
+	mkdir -p bench-results
+	$(BIN)/python benchmarks/bench_library.py --out bench-results
 
 clean:
 	rm -rf $(VENV) bench-results

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgecase.errors import InputError
 from edgecase.plan import EpisodePlan, compile_plan
+from edgecase.plan.modifiers import Modifiers, modify_plan, modify_rig
 from edgecase.plan.sampling import Scalar
 from edgecase.roads import RoadNetwork
 from edgecase.scenario import Scenario, load_scenario, loads_scenario
@@ -66,11 +67,13 @@ def loads(text: str, name: str = "<string>", base_dir: str | Path | None = None)
     return loads_scenario(text, name, base_dir=Path(base_dir) if base_dir else None)
 
 
-def compile(scenario: Scenario | str | Path, seed: int, overrides: Mapping[str, Scalar] | None = None) -> EpisodePlan:  # noqa: A001
-    """The episode plan for one seed; `overrides` fixes params (as a sweep grid does)."""
+def compile(scenario: Scenario | str | Path, seed: int, overrides: Mapping[str, Scalar] | None = None,  # noqa: A001
+            modifiers: Modifiers | None = None) -> EpisodePlan:
+    """The episode plan for one seed; `overrides` fixes params (as a sweep grid does); weather
+    `modifiers` rewrite its weather (as `run` does)."""
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
-    return compile_plan(scenario, seed, overrides)
+    return modify_plan(compile_plan(scenario, seed, overrides), modifiers)
 
 
 def run(
@@ -85,6 +88,7 @@ def run(
     frame_every: int | None = None,
     lossless: bool = False,
     backend_options: Mapping[str, Any] | None = None,
+    modifiers: Modifiers | Mapping[str, Any] | None = None,
 ) -> EpisodeResult:
     """Compile and simulate one episode; with `out`, write its episode directory (atomically).
 
@@ -92,6 +96,8 @@ def run(
     carries, if any; False: none); with a rig and `out`, frames, labels and calibration are recorded every
     `frame_every` ticks (default: 10 Hz). `backend_options` go to the backend (`make_backend`); the
     carla backend's collision and lane-invasion events join the recorded trace's events.
+    `modifiers` (`edgecase.plan.modifiers.Modifiers`, or its fields as a mapping) change the
+    weather of the compiled plan and degrade the rig's sensors (docs/library.md).
     """
     from edgecase.record import EpisodeWriter
     from edgecase.sim.loop import run_episode
@@ -101,9 +107,10 @@ def run(
     options = dict(backend_options or {})
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
-    plan = compile_plan(scenario, seed, overrides)
+    mods = Modifiers.model_validate(modifiers) if isinstance(modifiers, Mapping) else modifiers
+    plan = modify_plan(compile_plan(scenario, seed, overrides), mods)
     network = RoadNetwork.load(plan.map.source, base_dir=scenario.base_dir, pos=scenario.pos("map"))
-    rig = _rig(scenario, plan, sensors) if out is not None else None
+    rig = modify_rig(_rig(scenario, plan, sensors), mods) if out is not None else None
     every = frame_every or max(1, round(0.1 / plan.step_s))
     started_utc, started = datetime.now(timezone.utc).isoformat(), time.perf_counter()
     if out is None:

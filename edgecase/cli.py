@@ -19,6 +19,7 @@ import typer
 
 from edgecase import api
 from edgecase.errors import EdgecaseError, InputError
+from edgecase.plan.modifiers import modifiers_from_options
 from edgecase.scenario.model import ScenarioSpec
 
 CARLA_HOST_ENV = "EDGECASE_CARLA_HOST"  # = edgecase.backends.carla.HOST_ENV (not imported: it would load the bridge)
@@ -28,6 +29,13 @@ USAGE_ERRORS = tuple({click.ClickException, getattr(typer, "TyperException", cli
 ABORTS = tuple({click.exceptions.Abort, getattr(typer, "Abort", click.exceptions.Abort)})
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+
+# The global modifiers of `run` and `sweep` (edgecase/plan/modifiers.py, docs/library.md).
+WEATHER_HELP = "modifier: a CARLA weather preset replacing the scenario's weather (ClearNoon, HardRainNight, ...)"
+TIME_HELP = "modifier: noon, sunset or night (sets sun_altitude_angle: 45, 15, -90 deg)"
+FOG_HELP = "modifier: fog_density in percent (0-100)"
+DEGRADE_HELP = ("modifier: sensor degradation, e.g. noise=4,blur=1.5,dropout=0.3 (RGB noise in 8-bit levels, "
+                "blur sigma px, share of LiDAR points removed)")
 
 
 def scenario_files(paths: list[Path]) -> list[Path]:
@@ -96,15 +104,21 @@ def run_command(
     carla_host: Optional[str] = typer.Option(None, "--carla-host", help=f"--backend carla: the server, HOST[:PORT] (default: ${CARLA_HOST_ENV})"),
     carla_port: Optional[int] = typer.Option(None, "--carla-port", min=1, max=65535, help="--backend carla: the server's port (default 2000)"),
     carla_timeout: Optional[float] = typer.Option(None, "--carla-timeout", min=0.1, help="--backend carla: seconds to wait for any answer or tick (default 10)"),
+    weather: Optional[str] = typer.Option(None, help=WEATHER_HELP),
+    time_of_day: Optional[str] = typer.Option(None, "--time-of-day", help=TIME_HELP),
+    fog: Optional[float] = typer.Option(None, help=FOG_HELP),
+    degrade: Optional[str] = typer.Option(None, help=DEGRADE_HELP),
 ) -> None:
     """Simulate one episode and write its directory; exit 1 if an `expect` oracle failed."""
+    modifiers = modifiers_from_options(weather, time_of_day, fog, degrade)
     options = _carla_options(backend, carla_host, carla_port, carla_timeout)
     scenario = api.load(file)
     out = out or Path("out") / f"{scenario.name}-s{seed}"
     rig = False if no_sensors else sensors
     with _progress(quiet) as progress:
         result = api.run(scenario, seed, out=out, backend=backend, force=force, progress=progress,
-                         sensors=rig, frame_every=frame_every, lossless=lossless, backend_options=options)
+                         sensors=rig, frame_every=frame_every, lossless=lossless, backend_options=options,
+                         modifiers=modifiers)
     for oracle in result.oracles:
         verdict = {True: "held  ", False: "FAILED", None: "n/a   "}[oracle.passed]
         typer.echo(f"{verdict} {oracle.expr}  (actual: {oracle.actual})")
@@ -193,6 +207,10 @@ def sweep(
     retries: int = typer.Option(2, min=0, help="retries after a backend failure or a dead worker"),
     retry_delay: float = typer.Option(1.0, min=0.0, help="seconds before the first retry; doubles each time"),
     quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
+    weather: Optional[str] = typer.Option(None, help=WEATHER_HELP),
+    time_of_day: Optional[str] = typer.Option(None, "--time-of-day", help=TIME_HELP),
+    fog: Optional[float] = typer.Option(None, help=FOG_HELP),
+    degrade: Optional[str] = typer.Option(None, help=DEGRADE_HELP),
 ) -> None:
     """Run many episodes in parallel into one directory (manifest, resume, retries); exit with the worst outcome."""
     from edgecase.sweep.runner import run_sweep
@@ -200,7 +218,8 @@ def sweep(
     summary = run_sweep(scenarios or [], out, episodes=episodes, seeds=seeds, workers=workers, engine=engine,
                         ray_address=ray_address, backend=backend, carla_servers=carla_servers, sensors=sensors,
                         frame_every=frame_every, export=[f.strip() for f in export.split(",") if f.strip()] if export else None,
-                        shard=shard, resume=resume, retries=retries, retry_delay_s=retry_delay, quiet=quiet)
+                        shard=shard, resume=resume, retries=retries, retry_delay_s=retry_delay, quiet=quiet,
+                        modifiers=modifiers_from_options(weather, time_of_day, fog, degrade))
     typer.echo(str(summary))
     raise typer.Exit(summary.exit_code)
 
@@ -255,6 +274,52 @@ def replay(
         result = check_episode(episode, scenario=scenario)
         typer.echo(result.summary())
         raise typer.Exit(0 if result.identical else 1)
+
+
+library_app = typer.Typer(help="The scenario library: list it, or show one scenario.", invoke_without_command=True)
+app.add_typer(library_app, name="library")
+LIBRARY_DIR_HELP = "the library folder (default: $EDGECASE_SCENARIOS_DIR, else ./scenarios)"
+
+
+@library_app.callback()
+def library(ctx: typer.Context, folder: Optional[Path] = typer.Option(None, "--dir", help=LIBRARY_DIR_HELP)) -> None:
+    """List every scenario: name, tags, description; a table on a terminal, tab-separated lines otherwise."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from edgecase.scenario.library import library_dir, list_library
+
+    entries = list_library(library_dir(folder))
+    rows = [(e.name, ", ".join(e.tags), e.description if not e.error else f"error: {e.error}") for e in entries]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("name", "tags", "description")
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+    else:
+        for row in rows:
+            typer.echo("\t".join(row))
+
+
+@library_app.command("show")
+def library_show(
+    name: str = typer.Argument(..., help="a scenario's name (or its file's stem)"),
+    folder: Optional[Path] = typer.Option(None, "--dir", help=LIBRARY_DIR_HELP),
+) -> None:
+    """Print a scenario's file, then its parameters: name, distribution as written, source comment."""
+    from edgecase.scenario.library import find, library_dir, params_as_written
+
+    scenario = find(library_dir(folder), name)
+    path = Path(scenario.pos().file)
+    typer.echo(f"# {path}")
+    typer.echo(path.read_text().rstrip("\n"))
+    params = params_as_written(scenario)
+    typer.echo(f"\nparameters ({len(params)}):")
+    width = max((len(p.name) for p in params), default=0)
+    for p in params:
+        typer.echo(f"  {p.name:<{width}}  {p.written}" + (f"  # {p.comment}" if p.comment else ""))
 
 
 @app.command()

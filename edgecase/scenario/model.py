@@ -214,7 +214,7 @@ class ScenarioSpec(Strict):
     description: str = ""
     tags: tuple[str, ...] = ()
     extends: Optional[str] = Field(None, description="a base scenario file; this file's keys override its keys")
-    map: str = Field(description="builtin:NAME, a path to an .xodr file, or carla:TownXX (live server)")
+    map: str = Field(description="builtin:NAME, a path to an .xodr file, or carla:TownXX (a CARLA town; its .xodr from $EDGECASE_CARLA_MAPS for planning)")
     duration_s: Value = 20.0
     step_s: float = Field(0.05, gt=0, le=1.0, description="simulation step (CARLA synchronous mode's fixed_delta_seconds)")
     weather: Weather = Weather()

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 #: sensor.lidar.ray_cast_semantic's point layout (24 bytes; labels-reference 3.6)
@@ -84,7 +85,8 @@ def carla_bgra(rgb: np.ndarray) -> np.ndarray:
 
 
 def rgb_from_bgra(bgra: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(bgra[..., 2::-1])
+    """RGB from a BGRA buffer (OpenCV's channel swap: one pass, far faster than a strided numpy copy)."""
+    return cv2.cvtColor(np.ascontiguousarray(bgra), cv2.COLOR_BGRA2RGB)
 
 
 def encode_depth(depth_m: np.ndarray) -> np.ndarray:
@@ -122,8 +124,9 @@ def encode_instance(semantic: np.ndarray, instance: np.ndarray) -> np.ndarray:
 
 def decode_instance(bgra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(semantic tag uint8, actor id uint16) from an instance-segmentation BGRA buffer."""
-    tag = np.ascontiguousarray(bgra[..., 2])
-    ids = (bgra[..., 1].astype(np.uint16) | (bgra[..., 0].astype(np.uint16) << 8))
+    px = np.ascontiguousarray(bgra).view("<u4")[..., 0]  # B | G << 8 | R << 16 | A << 24
+    tag = (px >> 16).astype(np.uint8)
+    ids = (((px & 0xFF) << 8) | ((px >> 8) & 0xFF)).astype(np.uint16)
     return tag, ids
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from edgecase import api
 from edgecase.errors import EdgecaseError, InputError
+from edgecase.plan.modifiers import Modifiers
 from edgecase.sweep.engines import ENGINES, Crash, make_engine
 from edgecase.sweep.jobs import NO_SEED, Job, expand, parse_seeds, parse_shard
 from edgecase.sweep.manifest import Manifest, lock_sweep_dir
@@ -32,7 +33,7 @@ from edgecase.sweep.progress import LogReporter, make_reporter
 from edgecase.sweep.schema import MANIFEST
 from edgecase.sweep.worker import FAULTS_ENV, parse_faults
 
-CONTENT = ("scenarios", "seeds", "backend", "sensors", "frame_every", "shard")  # what a resume may not change
+CONTENT = ("scenarios", "seeds", "backend", "sensors", "frame_every", "shard", "modifiers")  # what a resume may not change
 MAX_BACKOFF_S = 60.0
 RETIRE_AFTER = 5  # a slot on which this many different episodes failed in a row is taken out of the sweep
 
@@ -88,6 +89,7 @@ def run_sweep(
     retry_delay_s: float = 1.0,
     quiet: bool = False,
     reporter: LogReporter | None = None,
+    modifiers: Modifiers | None = None,
 ) -> SweepSummary:
     """Run a sweep into `out` (see docs/sweeps.md); returns its summary, exit code included.
 
@@ -96,10 +98,12 @@ def run_sweep(
     its scenarios and content options are the stored ones (any given must match). Backend
     failures and dead workers are retried `retries` times, after `retry_delay_s` doubling.
     Local workers are processes that import the caller's main module: guard a script's top
-    level with `if __name__ == "__main__":`.
+    level with `if __name__ == "__main__":`. `modifiers` (weather, sensor degradation) apply to
+    every episode and are part of the sweep's content, like `sensors`.
     """
     sweep_dir = Path(out).resolve()
     given = _given_config(scenarios, episodes, seeds, backend, sensors, frame_every, shard, export)
+    given["modifiers"] = modifiers.as_dict() if modifiers is not None else None
     _check_execution(engine, ray_address, workers, retries, retry_delay_s)
     servers = read_servers(carla_servers) if isinstance(carla_servers, str) else list(carla_servers or [])
     reporter = reporter or make_reporter(quiet)
@@ -254,6 +258,7 @@ def _run(manifest: Manifest, pending: list[tuple[Job, int]], config: dict[str, A
          engine_name: str, ray_address: str | None, retries: int, delay_s: float, reporter: LogReporter) -> None:
     faults = parse_faults(os.environ.get(FAULTS_ENV))
     settings = {"backend": config["backend"], "sensors": config["sensors"], "frame_every": config["frame_every"],
+                "modifiers": config.get("modifiers"),
                 "faults": {k: (f.kind, f.attempt) for k, f in faults.items()}}
     engine = make_engine(engine_name, str(manifest.sweep_dir), settings, slots, ray_address)
     rows = manifest.rows()

@@ -94,7 +94,8 @@ class SlotWorker:
         settings, fault = self.settings, self._fault(job, attempt)
         api.run(scenario, job.seed, out=out, backend=settings["backend"], overrides=job.overrides,
                 sensors=settings.get("sensors") or False, frame_every=settings.get("frame_every"),
-                progress=fault and self._halfway(fault, attempt), backend_options=self.backend_options)
+                progress=fault and self._halfway(fault, attempt), backend_options=self.backend_options,
+                modifiers=settings.get("modifiers"))
         if fault and fault.kind == "crash-after":
             os._exit(CRASH_EXIT)
         return episode_columns(out)
