@@ -20,6 +20,7 @@ import typer
 from edgecase import api
 from edgecase.errors import EdgecaseError, InputError
 from edgecase.plan.modifiers import modifiers_from_options
+from edgecase.scenario.loader import scenario_files
 from edgecase.scenario.model import ScenarioSpec
 
 CARLA_HOST_ENV = "EDGECASE_CARLA_HOST"  # = edgecase.backends.carla.HOST_ENV (not imported: it would load the bridge)
@@ -38,26 +39,13 @@ DEGRADE_HELP = ("modifier: sensor degradation, e.g. noise=4,blur=1.5,dropout=0.3
                 "blur sigma px, share of LiDAR points removed)")
 
 
-def scenario_files(paths: list[Path]) -> list[Path]:
-    """Files as given; directories expand to their *.yaml / *.yml files, sorted."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-        else:
-            out.append(path)
-    return out
-
-
 @app.command()
 def check(
     files: list[Path] = typer.Argument(..., help="scenario files or directories of them"),
     seeds: int = typer.Option(3, min=1, max=1000, help="compile this many seeds (0..N-1) per file"),
 ) -> None:
     """Parse, validate and compile each scenario for a few seeds; one line per file."""
-    found = scenario_files(files)
-    if not found:  # a check of nothing must not pass silently (a wrong folder in CI)
-        raise InputError(f"no scenario files (*.yaml, *.yml) in {', '.join(str(f) for f in files)}")
+    found = scenario_files(files)  # none: an InputError (a check of nothing must not pass silently in CI)
     worst = 0
     for path in found:
         try:

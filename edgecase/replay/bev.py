@@ -145,21 +145,9 @@ def _light_positions(network: RoadNetwork) -> tuple[tuple[int, float, float], ..
     """(light id, x, y) per signalized approach lane: where the light's colour matters, its stop
     line. A light rules the approach lane itself (roadgen) or a connector it leads into (CARLA's
     towns), as in edgecase.sim.lights."""
-    from edgecase.sim.metrics import governing_lights
+    from edgecase.sim.lights import signalized_approaches
 
-    found = []
-    for junction in network.junctions():
-        if not junction.signalized:
-            continue
-        for approach in junction.approaches:
-            lanes = [(approach.road_id, approach.lane_id)]
-            for link in network.xodr.junctions.get(junction.id, ()):
-                if link.incoming_road == approach.road_id:
-                    lanes += [(link.connecting_road, to) for start, to in link.lane_links if start == approach.lane_id]
-            lights = sorted(set().union(*(governing_lights(network, road, lane) for road, lane in lanes)))
-            if lights:
-                found.append((lights[0], approach.x_m, approach.y_m))
-    return tuple(found)
+    return tuple((lights[0], approach.x_m, approach.y_m) for _, approach, lights in signalized_approaches(network))
 
 
 # --- per frame ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -206,3 +207,17 @@ def _defined_in(data: Any, path: tuple) -> bool:
         else:
             return False
     return True
+
+
+def scenario_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Files as given; directories expand to their *.yaml / *.yml files, sorted (as `edgecase check`)."""
+    paths = [Path(p) for p in paths]
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            out.append(path)
+    if not out:
+        raise InputError(f"no scenario files (*.yaml, *.yml) in {', '.join(map(str, paths))}")
+    return out

@@ -148,10 +148,10 @@ def _numeric(signal_id: str) -> bool:
     return signal_id.lstrip("-").isdigit()
 
 
-def _light_headings(network: RoadNetwork) -> dict[int, tuple[int, float]]:
-    """light id -> (junction id, heading of the approach it rules): a light on an approach lane
-    (roadgen's maps) or on a connecting lane it leads into (CARLA's towns)."""
-    found: dict[int, tuple[int, float]] = {}
+def signalized_approaches(network: RoadNetwork):
+    """(junction, approach, its light ids) for every approach of a signalized junction that a light
+    rules: one on the approach lane itself (roadgen's maps) or on a connecting lane it leads into
+    (CARLA's towns)."""
     for junction in network.junctions():
         if not junction.signalized:
             continue
@@ -160,7 +160,15 @@ def _light_headings(network: RoadNetwork) -> dict[int, tuple[int, float]]:
             for link in network.xodr.junctions.get(junction.id, ()):
                 if link.incoming_road == approach.road_id:
                     lanes += [(link.connecting_road, to) for start, to in link.lane_links if start == approach.lane_id]
-            for road_id, lane_id in lanes:
-                for light in sorted(governing_lights(network, road_id, lane_id)):
-                    found.setdefault(light, (junction.id, approach.yaw_deg))
+            lights = sorted(set().union(*(governing_lights(network, road, lane) for road, lane in lanes)))
+            if lights:
+                yield junction, approach, lights
+
+
+def _light_headings(network: RoadNetwork) -> dict[int, tuple[int, float]]:
+    """light id -> (junction id, heading of the approach it rules)."""
+    found: dict[int, tuple[int, float]] = {}
+    for junction, approach, lights in signalized_approaches(network):
+        for light in lights:
+            found.setdefault(light, (junction.id, approach.yaw_deg))
     return found

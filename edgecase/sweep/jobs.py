@@ -19,6 +19,7 @@ from typing import Any
 
 from edgecase.errors import EdgecaseError, InputError
 from edgecase.scenario import Scenario, load_scenario
+from edgecase.scenario.loader import scenario_files
 
 NO_SEED = -1  # the seed of the one row that records a scenario file which did not load
 
@@ -106,20 +107,6 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
         return True
     index, count = shard
     return int(hashlib.sha256(key.encode()).hexdigest()[:16], 16) % count == index
-
-
-def scenario_files(paths: Iterable[Path | str]) -> list[Path]:
-    """Files as given; directories expand to their *.yaml / *.yml files, sorted (as `edgecase check`)."""
-    paths = [Path(p) for p in paths]
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-        else:
-            out.append(path)
-    if not out:
-        raise InputError(f"no scenario files (*.yaml, *.yml) in {', '.join(map(str, paths))}")
-    return out
 
 
 def expand(paths: Sequence[Path | str], seeds: range | None = None,
