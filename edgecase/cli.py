@@ -281,10 +281,11 @@ def library(ctx: typer.Context, folder: Optional[Path] = typer.Option(None, "--d
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("name", "tags", "description")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # Text: a '[...]' in a description is not markup
         Console().print(table)
     else:
         for row in rows:

@@ -484,10 +484,11 @@ def test_any_seed_compiles_to_a_sound_reproducible_plan(path, seed):
         return  # allowed; anything else is a bug
     again = EpisodePlan.model_validate_json(plan.model_dump_json())
     assert again == plan and again.content_hash() == plan.content_hash()
-    shapes = [footprint(a) for a in plan.actors]
+    present = [a for a in plan.actors if a.spawn != "dropped"]  # lost cargo rides on its carrier until it falls
+    shapes = [footprint(a) for a in present]
     for i in range(len(shapes)):
         for j in range(i):
-            assert shapes[i].intersection(shapes[j]).area <= OVERLAP_M2, (plan.actors[i].name, plan.actors[j].name)
+            assert shapes[i].intersection(shapes[j]).area <= OVERLAP_M2, (present[i].name, present[j].name)
     assert edgecase.compile(loaded(path), seed).content_hash() == plan.content_hash()
 
 

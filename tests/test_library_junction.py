@@ -8,7 +8,6 @@ stalled car beyond the junction, the turn across the crosswalk).
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -31,9 +31,11 @@ WIDTH_PX = 960
 
 
 def critical_tick(episode: dict) -> tuple[int, str]:
-    """The tick of min TTC (finite) or else min distance, over the ego's pairs with an adversary."""
+    """The tick of min TTC (finite) or else min distance, over the ego's pairs with an adversary (or
+    the cargo an adversary drops)."""
     plan = episode["plan"]
     adversaries = {a["name"] for a in plan["actors"] if a["role"] == "adversary"}
+    adversaries |= {a["name"] for a in plan["actors"] if a.get("carried_by") in adversaries}  # its lost cargo
     pairs = [p for p in episode["metrics"]["pairs"] if "ego" in p["actors"] and set(p["actors"]) & adversaries]
     pairs = pairs or episode["metrics"]["pairs"]
     ttc = [p for p in pairs if p.get("min_ttc_s") is not None and p.get("min_ttc_at_s") is not None]
