@@ -62,3 +62,22 @@ def project(polyline: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarra
     r = xy - foot[rows, best]
     lateral = (s[:, 0] * r[:, 1] - s[:, 1] * r[:, 0]) / seg_len[best]  # left-handed frame: cross > 0 is to the right
     return arc, lateral
+
+
+def realized(scenario, seeds, every_oracle: bool = False) -> tuple[int, list]:
+    """How many of these seeds' episodes hold every `expect` line, and the others' failed lines.
+
+    An episode whose oracles were all left unevaluated would pass vacuously: that is an error (with
+    `every_oracle`, so is any unevaluated line)."""
+    import edgecase
+
+    held, failures = 0, []
+    for seed in seeds:
+        result = edgecase.run(scenario, seed)
+        evaluated = [o.passed is not None for o in result.oracles]
+        assert all(evaluated) if every_oracle else any(evaluated), f"seed {seed}: an oracle was not evaluated"
+        if result.passed:
+            held += 1
+        else:
+            failures.append((seed, [(o.expr, o.actual) for o in result.oracles if o.passed is False]))
+    return held, failures

@@ -14,7 +14,7 @@ import pytest
 
 import edgecase
 from edgecase.errors import InputError
-from tests.helpers import SCENARIOS, shared_map
+from tests.helpers import SCENARIOS, realized, shared_map
 
 JUNCTION_SCENARIOS = {
     "red_light_runner_junction": "builtin:junction4",
@@ -52,14 +52,7 @@ def test_seeds_0_to_49_compile(scenario):
 
 def test_ten_seeds_realize_the_edge_case(scenario):
     name, sc = scenario
-    held, failures = 0, []
-    for seed in range(10):
-        result = edgecase.run(sc, seed)
-        assert all(o.passed is not None for o in result.oracles), f"{name} seed {seed}: an oracle was not evaluated"
-        if result.passed:
-            held += 1
-        else:
-            failures.append((seed, [(o.expr, o.actual) for o in result.oracles if o.passed is False]))
+    held, failures = realized(sc, range(10), every_oracle=True)
     assert held >= 9, f"{name}: {held}/10 held; failures: {failures}"
 
 

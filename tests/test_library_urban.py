@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import edgecase
-from tests.helpers import SCENARIOS
+from tests.helpers import SCENARIOS, realized
 
 URBAN = [
     "parked_car_pull_out",
@@ -35,12 +35,5 @@ def test_fifty_seeds_compile_to_a_sound_start(scenario):
 
 
 def test_the_edge_case_happens_in_nine_of_ten_seeds(scenario):
-    held, failures = 0, []
-    for seed in range(10):
-        result = edgecase.run(scenario, seed)
-        assert all(o.passed is not None for o in result.oracles), f"seed {seed}: an oracle was not evaluated"
-        if result.passed:
-            held += 1
-        else:
-            failures.append((seed, [(o.expr, o.actual) for o in result.oracles if o.passed is False]))
+    held, failures = realized(scenario, range(10), every_oracle=True)
     assert held >= 9, f"{scenario.name}: {held}/10 held; failures: {failures}"
