@@ -227,14 +227,14 @@ def _centre_rule(poly: np.ndarray) -> np.ndarray | None:
     area2 = float(np.sum(uv[:, 0] * np.roll(uv[:, 1], -1) - np.roll(uv[:, 0], -1) * uv[:, 1]))
     if abs(area2) < 1e-9:
         return None
-    inner = _clip_convex((uv + [0.5, 0.0]).tolist(), uv - [0.5, 0.0], math.copysign(1.0, area2))
+    inner = _clip_2d((uv + [0.5, 0.0]).tolist(), _edge_planes(uv - [0.5, 0.0], math.copysign(1.0, area2)))
     if len(inner) < 3:
         return None
     ys = [p[1] for p in inner]
     top, bottom = min(ys), max(ys)
     if bottom - top < 1.0:
         return None
-    inner = _clip_rows(inner, top + 0.5, bottom - 0.5)
+    inner = _clip_2d(inner, [(0.0, 1.0, -(top + 0.5)), (0.0, -1.0, bottom - 0.5)])  # top + 0.5 <= y <= bottom - 0.5
     return np.rint(np.array(inner) * (1 << SHIFT)).astype(np.int32) if len(inner) >= 3 else None
 
 
@@ -254,32 +254,24 @@ def _centre_mask(poly: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[slice,
     return window, inside
 
 
-def _clip_convex(poly: list[list[float]], window: np.ndarray, orientation: float) -> list[list[float]]:
-    """Sutherland-Hodgman: the part of `poly` inside the convex polygon `window` ((V, 2), winding
-    `orientation`: the sign of its signed area)."""
+def _edge_planes(window: np.ndarray, orientation: float) -> list[tuple[float, float, float]]:
+    """The half-planes a x + b y + c >= 0 whose intersection is the convex polygon `window`
+    ((V, 2), winding `orientation`: the sign of its signed area)."""
+    planes = []
     for a, b in zip(window.tolist(), np.roll(window, -1, axis=0).tolist()):
-        ex, ey = b[0] - a[0], b[1] - a[1]
+        ex, ey = b[0] - a[0], b[1] - a[1]  # inside: orientation * cross(edge, p - a) >= 0
+        planes.append((-orientation * ey, orientation * ex, orientation * (ey * a[0] - ex * a[1])))
+    return planes
+
+
+def _clip_2d(poly: list[list[float]], planes: list[tuple[float, float, float]]) -> list[list[float]]:
+    """Sutherland-Hodgman in the image plane: the part of a convex polygon inside every half-plane
+    a x + b y + c >= 0 (plain floats: a few corners)."""
+    for a, b, c in planes:
         out = []
         for j in range(len(poly)):
             p, q = poly[j - 1], poly[j]
-            dp = orientation * (ex * (p[1] - a[1]) - ey * (p[0] - a[0]))
-            dq = orientation * (ex * (q[1] - a[1]) - ey * (q[0] - a[0]))
-            if (dp >= 0) != (dq >= 0):
-                t = dp / (dp - dq)
-                out.append([p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t])
-            if dq >= 0:
-                out.append(q)
-        poly = out
-    return poly
-
-
-def _clip_rows(poly: list[list[float]], top: float, bottom: float) -> list[list[float]]:
-    """The convex polygon's part with top <= y <= bottom (Sutherland-Hodgman, two half-planes)."""
-    for sign, limit in ((1.0, top), (-1.0, bottom)):
-        out = []
-        for j in range(len(poly)):
-            p, q = poly[j - 1], poly[j]
-            dp, dq = sign * (p[1] - limit), sign * (q[1] - limit)
+            dp, dq = a * p[0] + b * p[1] + c, a * q[0] + b * q[1] + c
             if (dp >= 0) != (dq >= 0):
                 t = dp / (dp - dq)
                 out.append([p[0] + (q[0] - p[0]) * t, p[1] + (q[1] - p[1]) * t])
