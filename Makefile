@@ -38,3 +38,7 @@ library-bench: $(STAMP)  # bench-results/library.json + the table in docs/librar
 
 clean:
 	rm -rf $(VENV) bench-results
+
+reliability: $(STAMP)  # docs/reliability.md: path, fault and load tests with their figures (reads bench-results/{fuzz,load}.json)
+	$(BIN)/python tools/reliability_report.py --results bench-results --out docs/reliability.md
+.PHONY: reliability

@@ -71,6 +71,8 @@ def export(episodes: Sequence[str | os.PathLike[str]], fmt: str, out: str | os.P
     paths = [Path(p) for p in episodes]
     _check_out(out, paths, force)
     read = [read_episode_dir(p) for p in paths]
+    for episode in read:
+        _check_captures(episode)
     threads = workers or os.cpu_count() or 1
     with _Staging(out) as tmp:
         counts = _write(fmt, read, tmp, camera, threads, png_compression)
@@ -106,6 +108,19 @@ def _check_out(out: Path, episodes: list[Path], force: bool) -> None:
         raise InputError(f"--out {out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError(f"--out {out} exists and is not empty (pass --force to replace it)")
+
+
+def _check_captures(episode: Episode) -> None:
+    """Every capture file a label lists must lie inside its episode directory, symbolic links
+    resolved: a hand-edited labels file ('../../etc/passwd', an absolute path) or a planted link
+    must not make an export read, and copy into a dataset, a file the user never named."""
+    root = episode.path.resolve()
+    for frame in episode.frames:
+        for sensor, capture in frame.captures.items():
+            for kind, name in capture.files.items():
+                if not (episode.path / name).resolve().is_relative_to(root):
+                    raise InputError(f"{episode.labels_file(frame.tick)}: the '{kind}' file of sensor '{sensor}' "
+                                     f"({name!r}) is outside the episode directory {episode.path}")
 
 
 class _Staging:

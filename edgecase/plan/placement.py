@@ -125,7 +125,10 @@ def advance_or_fail(network: RoadNetwork, point: LanePoint, distance_m: float, p
 
 def _on_lane(network: RoadNetwork, where: Where, pos: SourcePos) -> LanePoint:
     if where.road is not None and where.lane_id is not None:
-        return network.point(where.road, where.lane_id, where.s_m)
+        try:
+            return network.point(where.road, where.lane_id, where.s_m)
+        except InputError as e:  # the map's error names the lanes there; the scenario's `at:` is where to fix it
+            raise InputError(e.message, e.pos or pos, hint=e.hint) from None
     kind = LaneKind(where.lane)
     lanes = [
         lane

@@ -11,6 +11,7 @@ interrupted run never leaves a directory that looks complete: either DIR is whol
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgecase.errors import InputError
+from edgecase.errors import EdgecaseError, InputError
 from edgecase.plan import EpisodePlan
 from edgecase.record.frames import FrameRecorder, calibration, dump_json
 from edgecase.sensors import Rig
@@ -31,6 +32,14 @@ from edgecase.sim.loop import EpisodeResult
 from edgecase.sim.trace import FIELDS, LIGHT_COLORS
 
 EPISODE_FORMAT_VERSION = 1
+# what a full, read-only or failing disk raises while the episode is written (not a bug: say so plainly)
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES}
+
+
+class EpisodeWriteError(EdgecaseError):
+    """The episode directory could not be written (disk full, quota, read-only); nothing of it is kept (exit 3)."""
+
+    exit_code = 3
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same trace gives the same bytes
 
 
@@ -85,10 +94,14 @@ class EpisodeWriter:
     def __enter__(self) -> EpisodeWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
         if self._frames is not None:
             self._frames.abort()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if isinstance(error, OSError) and not isinstance(error, ConnectionError) and error.errno in _DISK_ERRNOS:
+            reason = error.strerror or str(error)
+            raise EpisodeWriteError(f"cannot write the episode {self.out_dir}: {reason}; nothing of it was kept",
+                                    hint="free disk space (or choose another --out) and run it again") from error
 
     def record_sensors(self, plan: EpisodePlan, rig: Rig, frame_every: int, lossless: bool = False) -> FrameRecorder:
         """Start the background frame writer; returns it (its `submit` is the loop's `on_frames`)."""

@@ -12,6 +12,7 @@ File layout: docs/episode-format.md, "Sensor data and labels".
 
 from __future__ import annotations
 
+import errno
 import json
 import queue
 import threading
@@ -153,8 +154,8 @@ def _matrix(matrix: np.ndarray) -> tuple[tuple[float, float, float, float], ...]
 
 
 def _imwrite(path: Path, image: np.ndarray, params: list[int] | None = None) -> None:
-    if not cv2.imwrite(str(path), image, params or []):
-        raise OSError(f"could not write {path}")
+    if not cv2.imwrite(str(path), image, params or []):  # OpenCV says no more than that: most likely the disk
+        raise OSError(errno.EIO, f"could not write {path}")
 
 
 def dump_json(path: Path, document: dict[str, Any], sort_keys: bool = True) -> None:

@@ -133,13 +133,17 @@ def _resolve_extends(doc: YamlDoc, path: Path, limits: Limits, chain: tuple[Path
     pos = doc.pos(("extends",))
     if not isinstance(target, str):
         raise InputError("'extends' names a scenario file", pos)
-    base_path = (path.parent / target).resolve()
+    try:  # a name the OS refuses (a NUL, too long) is a missing file, not an OSError or ValueError
+        base_path = (path.parent / target).resolve()
+        is_file = base_path.is_file()
+    except (OSError, ValueError):
+        base_path, is_file = path.parent / target, False
     here = path.resolve()
     if base_path in chain or base_path == here:
         raise InputError(f"'extends' forms a cycle: {' -> '.join(p.name for p in (*chain, here, base_path))}", pos)
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise InputError(f"'extends' chain deeper than {MAX_EXTENDS_DEPTH} files", pos)
-    if not base_path.is_file():
+    if not is_file:
         raise InputError(f"'extends': no such file {target}", pos)
     base = _resolve_extends(load_yaml_file(base_path, limits=limits), base_path, limits, (*chain, here))
     return merge_docs(_expand_shorthands(base), _expand_shorthands(_without(doc, "extends")))

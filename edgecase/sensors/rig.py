@@ -250,6 +250,14 @@ def available_rigs(base_dir: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, but False for a name the OS refuses (too long, a NUL) instead of an OSError."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def load_rig(name_or_path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None, *,
              pos: SourcePos | None = None, limits: Limits = Limits()) -> Rig:
     """A bare name (`front_camera`) reads `NAME.yaml` from `rigs_dir(base_dir)`; anything with a
@@ -260,7 +268,7 @@ def load_rig(name_or_path: str | os.PathLike[str], base_dir: str | os.PathLike[s
     if is_name:
         folder = rigs_dir(base_dir)
         path = folder / f"{text}.yaml"
-        if not path.is_file():
+        if not _is_file(path):
             names = available_rigs(base_dir)
             close = suggest(text, names) if names else ""
             hint = (f"{close} available rigs: {', '.join(names)}" if close.startswith("did") else
@@ -268,5 +276,8 @@ def load_rig(name_or_path: str | os.PathLike[str], base_dir: str | os.PathLike[s
             raise InputError(f"unknown sensor rig '{text}'", pos or SourcePos(str(path), 1, 1), hint=hint)
     else:
         path = Path(text)
+        if pos is not None and not _is_file(path):  # a scenario's `sensors: rigs/x.yaml`: point at where it is named
+            raise InputError(f"no such sensor rig file {text}", pos,
+                             hint="a rig is a name from sensors/ or a .yaml path relative to the scenario")
     doc = load_yaml_file(path, limits=limits)
     return validate_as(Rig, doc)

@@ -100,6 +100,8 @@ class Manifest:
         to 'pending' (a resume gives those a fresh retry budget; bad input would fail again)."""
         temporaries = 0
         for tmp in [*self.sweep_dir.glob("episodes/*/.*.tmp-*"), *self.sweep_dir.glob("episodes/*/.*.old-*")]:
+            if tmp.parent.is_symlink() or tmp.parent.parent.is_symlink():  # planted inside the sweep: never delete through it (the worker refuses it)
+                continue
             shutil.rmtree(tmp, ignore_errors=True)
             temporaries += 1
         finished = requeued = 0

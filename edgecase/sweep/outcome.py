@@ -39,8 +39,8 @@ def episode_columns(episode_dir: Path) -> dict[str, Any]:
 def recovered_columns(episode_dir: Path, job: Job) -> dict[str, Any] | None:
     """The columns of a complete directory left by a killed sweep, if it is this job's episode
     (same scenario content, seed and grid point); None when there is none, or it is not."""
-    if not (episode_dir / "episode.json").is_file():
-        return None
+    if not (episode_dir / "episode.json").is_file() or any(p.is_symlink() for p in (episode_dir, episode_dir.parent, episode_dir.parent.parent)):
+        return None  # a link planted inside the sweep is no episode of it
     try:
         meta = json.loads((episode_dir / "episode.json").read_text())
         plan = meta["plan"]

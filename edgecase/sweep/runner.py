@@ -332,7 +332,7 @@ class _Scheduler:
         if columns is not None:
             self.reporter.line(f"worker {worker} died after writing {job.label}: the episode is whole, kept")
             return {**columns, "out_path": job.out_path, "worker": worker}
-        for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+        for tmp in [] if out.parent.is_symlink() else out.parent.glob(f".{out.name}.tmp-*"):  # never through a planted link
             shutil.rmtree(tmp, ignore_errors=True)
         return {"status": "failed", "exit_code": 3, "error": f"worker {worker}: {crash.message}", "worker": worker, "retryable": True}
 

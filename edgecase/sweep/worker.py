@@ -90,7 +90,7 @@ class SlotWorker:
 
     def _episode(self, job: Job, attempt: int) -> dict[str, Any]:
         scenario = self._scenario(job)
-        out = self.sweep_dir / str(job.out_path)
+        out = _inside(self.sweep_dir, str(job.out_path))
         settings, fault = self.settings, self._fault(job, attempt)
         api.run(scenario, job.seed, out=out, backend=settings["backend"], overrides=job.overrides,
                 sensors=settings.get("sensors") or False, frame_every=settings.get("frame_every"),
@@ -129,6 +129,21 @@ class SlotWorker:
                 raise BackendError(f"injected backend failure ({FAULTS_ENV}) at tick {tick}, attempt {attempt}")
 
         return fail_halfway
+
+
+def _inside(sweep_dir: Path, out_path: str) -> Path:
+    """The episode's directory, refused if its path leaves the sweep or passes through a symbolic
+    link planted inside it (episodes/NAME -> /elsewhere): a sweep writes only inside its --out."""
+    relative = Path(out_path)
+    if relative.is_absolute() or ".." in relative.parts or relative.parts[:1] != ("episodes",):
+        raise InputError(f"episode path {out_path!r} is not under {sweep_dir / 'episodes'}")
+    place = sweep_dir
+    for part in relative.parts:
+        place = place / part
+        if place.is_symlink():
+            raise InputError(f"{place} is a symbolic link: a sweep writes only inside {sweep_dir}, never through a link",
+                             hint="remove the link (or start the sweep in another --out)")
+    return place
 
 
 def _failed(exit_code: int, error: str) -> dict[str, Any]:
