@@ -100,3 +100,30 @@ def test_ctrl_c_during_a_run_leaves_no_episode_and_no_temporary(tmp_path):
     assert "Traceback" not in err
     assert not out.exists()
     assert not (tmp_path / "episodes").exists() or list((tmp_path / "episodes").iterdir()) == []
+
+
+def test_kill_9_during_a_run_leaves_nothing_that_looks_complete_and_the_next_run_cleans_up(tmp_path):
+    """SIGKILL mid-recording: no episode directory (only a hidden temporary, which cannot be taken
+    for an episode); the next run of the same episode removes it and writes the whole episode."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    long_run = tmp_path / "long.yaml"
+    long_run.write_text(CHILD.read_text().replace("duration_s: 10", "duration_s: 3000"))
+    out = tmp_path / "episodes" / "ep"
+    code = "from edgecase.cli import main; main()"
+    process = subprocess.Popen([sys.executable, "-c", code, "run", str(long_run), "--out", str(out), "--quiet",
+                                "--sensors", "front_camera", "--frame-every", "5"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "episodes").glob(".ep.tmp-*/labels/*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # until frames are being written
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert not out.exists()
+    assert [p.name.startswith(".ep.tmp-") for p in (tmp_path / "episodes").iterdir()] == [True]
+    edgecase.run(CHILD, 1, out=out, sensors=False)
+    assert sorted(p.name for p in (tmp_path / "episodes").iterdir()) == ["ep"]
+    assert (out / "episode.json").is_file() and (out / "trace.npz").is_file()

@@ -78,6 +78,9 @@ TESTS: dict[str, list[tuple[str, str, str, str, str]]] = {
          "OSError from the trace writer", "no episode directory and no temporary", "that episode"),
         ("tests/test_run.py", "test_ctrl_c_during_a_run_leaves_no_episode_and_no_temporary",
          "SIGINT mid-simulation", "exit 130, no traceback, no episode, no temporary", "that episode"),
+        ("tests/test_run.py", "test_kill_9_during_a_run_leaves_nothing_that_looks_complete_and_the_next_run_cleans_up",
+         "kill -9 mid-recording", "no episode directory, only a hidden temporary; the next run removes it and writes the whole episode",
+         "that episode (until it runs again)"),
         ("tests/test_sweep.py", "test_kill_9_mid_sweep_then_resume_runs_every_episode_exactly_once",
          "kill -9 of the coordinator mid-sweep", "--resume runs every episode exactly once; manifest consistent", "nothing"),
         ("tests/test_sweep.py", "test_resume_trusts_complete_directories_and_removes_half_written_ones",
@@ -175,7 +178,17 @@ def _load_section(doc: dict[str, Any] | None) -> list[str]:
     lines += _table(rows, ["figure", "value", "target"])
     lines += ["", f"Machine: {machine.get('cpus')} CPUs, Python {machine.get('python')}. Sampled every "
                   f"{r.get('sample_every')} episodes; the full run is 10,000 episodes (`--episodes` shrinks it).", ""]
-    return lines
+    return lines + _memory_curve(r.get("samples", []))
+
+
+def _memory_curve(samples: list[dict[str, Any]], points: int = 11) -> list[str]:
+    """The coordinator's RSS, fds and processes at about `points` evenly spaced samples."""
+    if not samples:
+        return []
+    step = max(1, (len(samples) - 1) // (points - 1))
+    picked = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
+    rows = [[str(x.get("episodes")), str(x.get("rss_mb")), str(x.get("fds")), str(x.get("processes"))] for x in picked]
+    return ["Memory curve:", ""] + _table(rows, ["episodes done", "RSS MB", "open fds", "processes"]) + [""]
 
 
 def _fuzz_section(doc: dict[str, Any] | None) -> list[str]:
@@ -187,9 +200,18 @@ def _fuzz_section(doc: dict[str, Any] | None) -> list[str]:
     per_class = next((results[k] for k in ("classes", "inputs", "input_classes", "by_class") if isinstance(results.get(k), dict)), None)
     if per_class:
         keys = sorted({k for v in per_class.values() if isinstance(v, dict) for k, x in v.items() if not isinstance(x, (dict, list))})
-        rows = [[name, *(str(v.get(k, "")) if isinstance(v, dict) else str(v) for k in keys)] for name, v in per_class.items()]
-        lines += _table(rows, ["input class", *keys]) + [""]
+        kinds = sorted({k for v in per_class.values() if isinstance(v, dict) for k in v.get("outcomes", {})})
+        rows = [[name, *(str(v.get(k, "")) for k in keys), *(str(v.get("outcomes", {}).get(o, 0)) for o in kinds)]
+                for name, v in per_class.items() if isinstance(v, dict)]
+        lines += _table(rows, ["input class", *keys, *kinds]) + [""]
     scalars = {k: v for k, v in results.items() if not isinstance(v, (dict, list))}
+    scalars |= {f"outcome: {k}": v for k, v in results.get("outcomes", {}).items()}
+    if isinstance(results.get("slowest_case"), dict):
+        scalars["slowest case"] = "{ms} ms ({cls}, seed {seed})".format(**results["slowest_case"])
+    if isinstance(results.get("peak_rss_mb"), dict):
+        scalars["peak RSS growth after warm-up"] = f"{results['peak_rss_mb'].get('growth_after_warmup')} MB"
+    if "sentinel_files" in results:
+        scalars["code ran (sentinel files created)"] = len(results["sentinel_files"])
     for key in ("figures", "totals"):
         if isinstance(results.get(key), dict):
             scalars |= {k: v for k, v in results[key].items() if not isinstance(v, (dict, list))}

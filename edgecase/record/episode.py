@@ -18,6 +18,7 @@ import os
 import shutil
 import zipfile
 from dataclasses import asdict, dataclass
+from glob import escape as glob_escape
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class EpisodeWriter:
             raise InputError(f"{self.out_dir} already exists (pass --force to replace it)")
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out_dir.parent / f".{self.out_dir.name}.tmp-{os.getpid()}"
+        _remove_stale_temporaries(self.out_dir)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir()
         self._frames: FrameRecorder | None = None
@@ -157,6 +159,25 @@ def _write_trace(file: Path, result: EpisodeResult) -> None:
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
             zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE), buffer.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Hidden temporaries of this episode left by runs that were killed (kill -9, a crash): their
+    process is gone. A live process's temporary (another run writing the same DIR) is left alone."""
+    for tmp in out_dir.parent.glob(f".{glob_escape(out_dir.name)}.tmp-*"):
+        pid = tmp.name.rpartition("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _make_durable(folder: Path) -> None:
