@@ -23,28 +23,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_sim import TWO  # noqa: E402
 from common import parse_args, write  # noqa: E402
 
 EPISODES = 200
 TARGETS = {"speedup_2_local_vs_1": 1.8, "overhead_ms_per_episode": 5.0, "speedup_2_ray_vs_1_local": 1.6}
 
-SCENARIO = """\
-edgecase: 1
-name: bench_sweep_2
-map: builtin:urban_straight
-duration_s: 5
-actors:
-  ego:
-    blueprint: vehicle.lincoln.mkz_2020
-    at: {lane: driving, s_m: 20}
-    speed_mps: 10
-    behavior: follow_lane
-  lead:
-    blueprint: vehicle.tesla.model3
-    at: {relative_to: ego, ahead_m: 30}
-    speed_mps: 9
-    behavior: follow_lane
-"""
+SCENARIO = TWO.format(duration_s=5)  # bench_sim's ego + lead car on builtin:urban_straight, 5 s
 
 
 def timed_sweep(scenario: Path, out: Path, workers: int, engine: str = "local") -> dict:
