@@ -69,11 +69,12 @@ def loads(text: str, name: str = "<string>", base_dir: str | Path | None = None)
 
 def compile(scenario: Scenario | str | Path, seed: int, overrides: Mapping[str, Scalar] | None = None,  # noqa: A001
             modifiers: Modifiers | None = None) -> EpisodePlan:
-    """The episode plan for one seed; `overrides` fixes params (as a sweep grid does); weather
-    `modifiers` rewrite its weather (as `run` does)."""
+    """The episode plan for one seed; `overrides` fixes params (as a sweep grid does); `modifiers`
+    rewrite its weather and add background traffic (as `run` does)."""
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
-    return modify_plan(compile_plan(scenario, seed, overrides), modifiers)
+    plan = compile_plan(scenario, seed, overrides)
+    return modify_plan(plan, modifiers, _network(scenario, plan) if modifiers is not None and modifiers.adds_traffic else None)
 
 
 def run(
@@ -108,8 +109,9 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
     mods = Modifiers.model_validate(modifiers) if isinstance(modifiers, Mapping) else modifiers
-    plan = modify_plan(compile_plan(scenario, seed, overrides), mods)
-    network = RoadNetwork.load(plan.map.source, base_dir=scenario.base_dir, pos=scenario.pos("map"))
+    plan = compile_plan(scenario, seed, overrides)
+    network = _network(scenario, plan)
+    plan = modify_plan(plan, mods, network)
     rig = modify_rig(_rig(scenario, plan, sensors), mods) if out is not None else None
     every = frame_every or max(1, round(0.1 / plan.step_s))
     started_utc, started = datetime.now(timezone.utc).isoformat(), time.perf_counter()
@@ -128,6 +130,10 @@ def run(
         wall_clock = {"started_utc": started_utc, "sim_wall_s": round(time.perf_counter() - started, 4)}
         writer.finish(result, backend, wall_clock, getattr(runner, "renderer", None))
     return result
+
+
+def _network(scenario: Scenario, plan: EpisodePlan) -> RoadNetwork:
+    return RoadNetwork.load(plan.map.source, base_dir=scenario.base_dir, pos=scenario.pos("map"))
 
 
 def _with_sensor_events(result: EpisodeResult, runner: Backend) -> EpisodeResult:

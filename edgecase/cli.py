@@ -37,6 +37,8 @@ TIME_HELP = "modifier: noon, sunset or night (sets sun_altitude_angle: 45, 15, -
 FOG_HELP = "modifier: fog_density in percent (0-100)"
 DEGRADE_HELP = ("modifier: sensor degradation, e.g. noise=4,blur=1.5,dropout=0.3 (RGB noise in 8-bit levels, "
                 "blur sigma px, share of LiDAR points removed)")
+TRAFFIC_HELP = ("modifier: background traffic, vehicles per km of driving lane around the ego (0-150; "
+                "free-flow urban ~10-30, congested > 60)")
 
 
 @app.command()
@@ -96,9 +98,10 @@ def run_command(
     time_of_day: Optional[str] = typer.Option(None, "--time-of-day", help=TIME_HELP),
     fog: Optional[float] = typer.Option(None, help=FOG_HELP),
     degrade: Optional[str] = typer.Option(None, help=DEGRADE_HELP),
+    traffic: Optional[float] = typer.Option(None, help=TRAFFIC_HELP),
 ) -> None:
     """Simulate one episode and write its directory; exit 1 if an `expect` oracle failed."""
-    modifiers = modifiers_from_options(weather, time_of_day, fog, degrade)
+    modifiers = modifiers_from_options(weather, time_of_day, fog, degrade, traffic)
     options = _carla_options(backend, carla_host, carla_port, carla_timeout)
     scenario = api.load(file)
     out = out or Path("out") / f"{scenario.name}-s{seed}"
@@ -199,6 +202,7 @@ def sweep(
     time_of_day: Optional[str] = typer.Option(None, "--time-of-day", help=TIME_HELP),
     fog: Optional[float] = typer.Option(None, help=FOG_HELP),
     degrade: Optional[str] = typer.Option(None, help=DEGRADE_HELP),
+    traffic: Optional[float] = typer.Option(None, help=TRAFFIC_HELP),
 ) -> None:
     """Run many episodes in parallel into one directory (manifest, resume, retries); exit with the worst outcome."""
     from edgecase.sweep.runner import run_sweep
@@ -207,7 +211,7 @@ def sweep(
                         ray_address=ray_address, backend=backend, carla_servers=carla_servers, sensors=sensors,
                         frame_every=frame_every, export=[f.strip() for f in export.split(",") if f.strip()] if export else None,
                         shard=shard, resume=resume, retries=retries, retry_delay_s=retry_delay, quiet=quiet,
-                        modifiers=modifiers_from_options(weather, time_of_day, fog, degrade))
+                        modifiers=modifiers_from_options(weather, time_of_day, fog, degrade, traffic))
     typer.echo(str(summary))
     raise typer.Exit(summary.exit_code)
 

@@ -47,3 +47,9 @@ class BackendError(EdgecaseError):
     """The simulator or its server failed; the episode may succeed if retried (exit 3)."""
 
     exit_code = 3
+
+
+class DoesNotFit(InputError):
+    """The scenario's geometry does not fit where the compiler tried to put it: a lane ends too
+    soon, a lane it needs is missing, two boxes overlap. Where the scenario leaves the place open
+    (`lane: driving` without a road, `junction: any`), the compiler tries the next place."""

@@ -164,4 +164,5 @@ def test_a_scenario_naming_an_unknown_rig_is_an_error_at_its_sensors_key(tmp_pat
     bad.write_text(text)
     assert cli.run(["check", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"{bad}:22:14: unknown sensor rig 'front_camera_lidr'") and "did you mean 'front_camera_lidar'" in err
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if "sensors: front_camera_lidr" in row)
+    assert err.startswith(f"{bad}:{line}:14: unknown sensor rig 'front_camera_lidr'") and "did you mean 'front_camera_lidar'" in err

@@ -7,7 +7,7 @@ import math
 
 from shapely import Polygon
 
-from edgecase.errors import InputError
+from edgecase.errors import DoesNotFit
 from edgecase.plan.model import ActorPlan
 from edgecase.scenario import Scenario
 
@@ -44,7 +44,7 @@ def check_start(actors: tuple[ActorPlan, ...], scenario: Scenario) -> None:
             if math.hypot(a.pose.x_m - b.pose.x_m, a.pose.y_m - b.pose.y_m) >= reach[i] + reach[j]:
                 continue
             if shape(i).intersection(shape(j)).area > OVERLAP_M2:
-                raise InputError(
+                raise DoesNotFit(
                     f"'{a.name}' ({a.blueprint}) overlaps '{b.name}' ({b.blueprint}) at the start; move one of them",
                     scenario.pos("actors", a.name.split("[")[0], "at"),
                 )

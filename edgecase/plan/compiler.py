@@ -15,26 +15,31 @@ from pathlib import Path
 
 import carla
 
-from edgecase.errors import InputError, SourcePos
+from edgecase.errors import DoesNotFit, InputError, SourcePos
 from edgecase.plan.blueprints import Blueprint, catalog
 from edgecase.plan.cargo import cargo_actors
 from edgecase.plan.checks import check_start
-from edgecase.plan.criticality import cut_in_offset_m, solve_crossing
+from edgecase.plan.criticality import Route, cut_in_offset_m, route_turns, solve_crossing, solve_meeting
 from edgecase.plan.model import (
     ActorPlan, BehaviorPlan, CriticalityPlan, EpisodePlan, LaneAnchor, MapRef, Pose, Size, TrafficLightsPlan, TriggerPlan,
     WeatherPlan,
 )  # fmt: skip
-from edgecase.plan.placement import Spot, Where, crosswalk_spot, place
+from edgecase.plan.at_crosswalk import crosswalk_spot
+from edgecase.plan.placement import open_choices, place
+from edgecase.plan.spots import Spot, Where, lane_spot
 from edgecase.plan.sampling import Sampler, Scalar
+from edgecase.plan.surfaces import compile_surfaces
 from edgecase.roads import LaneKind, RoadNetwork
 from edgecase.roads.waypoints import wrap_deg
 from edgecase.scenario import Scenario
 from edgecase.scenario.behaviors import Cross
 from edgecase.scenario.checks import ego_name
-from edgecase.scenario.expr import Expr
+from edgecase.scenario.expr import Expr, parse_expr
 from edgecase.scenario.model import WEATHER_FIELDS, Actor
 from edgecase.sensors import Rig, load_rig
 
+MAX_PLACES = 400  # open places tried before a scenario is declared not to fit the map
+SEEDED_START = parse_expr("uniform(0, 1)")  # where the search among junction approaches starts
 MAX_ROW = 200  # actors in one row: more is a typo, and would make the episode crawl
 DEFAULT_CUT_IN_START_S = 2.0
 # Plausible ranges by unit suffix: a value outside is a typo or a unit slip (km/h written as m/s).
@@ -50,12 +55,10 @@ def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] 
     duration = sampler.number(spec.duration_s, ("duration_s",), lo=spec.step_s, hi=3600.0)
     weather = _weather(scenario, sampler)
     lights = _traffic_lights(scenario, sampler)
-    builder = _ActorBuilder(scenario, sampler, network)
-    for name in scenario.placement_order:
-        builder.add(name)
-    criticality = builder.solve_conflict()
-    actors = builder.plans()
-    check_start(actors, scenario)
+    builder, criticality, actors = _build_actors(scenario, sampler, network)
+    if spec.traffic_lights.green_for:
+        lights = lights.model_copy(update={"green_for": builder.instance(spec.traffic_lights.green_for, scenario.pos("traffic_lights", "green_for"))})
+    surfaces = compile_surfaces(scenario, sampler, network, builder.spots, builder.instance)  # drawn after every actor
     return EpisodePlan(
         scenario=spec.name,
         scenario_sha256=scenario.sha256,
@@ -70,6 +73,39 @@ def compile_plan(scenario: Scenario, seed: int, overrides: Mapping[str, Scalar] 
         actors=actors,
         criticality=criticality or builder.cut_in,
         expect=tuple(str(e) for e in spec.expect),
+        surfaces=surfaces,
+    )
+
+
+def _build_actors(scenario: Scenario, sampler: Sampler, network: RoadNetwork) -> tuple[_ActorBuilder, CriticalityPlan | None, tuple[ActorPlan, ...]]:
+    """Place every actor, trying the anchor's open places in turn until the scenario fits.
+
+    A scenario that does not name its road (`lane: driving`, `junction: any`) runs on any map
+    with the features it needs: the first place where every placement, the criticality target
+    and the start check succeed is used. Values drawn by the seed are memoised, so each try sees
+    the same params; only the place changes."""
+    first_error: DoesNotFit | None = None
+    attempt = 0
+    while True:
+        builder = _ActorBuilder(scenario, sampler, network, attempt)
+        try:
+            for name in scenario.placement_order:
+                builder.add(name)
+            criticality = builder.solve_criticality()
+            actors = builder.plans()
+            check_start(actors, scenario)
+            return builder, criticality, actors
+        except DoesNotFit as err:
+            first_error = first_error or err
+            attempt += 1
+            if attempt >= min(builder.places, MAX_PLACES):
+                break
+    if builder.places <= 1:
+        raise first_error
+    raise DoesNotFit(
+        f"no place on map '{network.name}' fits this scenario ({attempt} places tried for '{builder.anchor}'); at the first: {first_error.message}",
+        first_error.pos,
+        hint=first_error.hint,
     )
 
 
@@ -101,12 +137,16 @@ def _traffic_lights(scenario: Scenario, sampler: Sampler) -> TrafficLightsPlan:
 class _ActorBuilder:
     """Places actors one by one; later placements refer to earlier spots by instance name."""
 
-    def __init__(self, scenario: Scenario, sampler: Sampler, network: RoadNetwork):
+    def __init__(self, scenario: Scenario, sampler: Sampler, network: RoadNetwork, attempt: int = 0):
         self.scenario, self.sampler, self.network = scenario, sampler, network
+        self.attempt = attempt  # which of the anchor's open places this build tries
+        self.places = 1  # how many the anchor has (known once it is placed)
+        self.anchor: str | None = None
         self.spec = scenario.spec
         crit = self.spec.criticality
         self.cutter = crit.cut_in[0].split("[")[0] if crit and crit.cut_in else None
         self.crosser = crit.conflict[1].split("[")[0] if crit and crit.conflict else None
+        self.meeter = crit.paths_cross[1].split("[")[0] if crit and crit.paths_cross else None
         self.counts: dict[str, int] = {}
         self.spots: dict[str, Spot] = {}
         self.blueprints: dict[str, Blueprint] = {}
@@ -114,6 +154,19 @@ class _ActorBuilder:
         self.instance_of: dict[str, str] = {}  # instance -> actor name
         self.behaviors: dict[str, list[BehaviorPlan]] = {}
         self.cut_in: CriticalityPlan | None = None
+        self.wheres: dict[str, Where] = {}
+        self.meeting: CriticalityPlan | None = None  # paths_cross, solved as soon as both actors are placed
+
+    def _choose_place(self, inst: str, where: Where) -> Where:
+        """The first placed actor whose place is open is the anchor: this build puts it at its
+        `attempt`-th open place, counted from one the seed draws for `junction: any`."""
+        self.anchor = inst
+        options = open_choices(self.network, where)
+        if not options:
+            return where  # place() explains what the map lacks
+        self.places = len(options)
+        first = self.sampler.any(SEEDED_START, ("anchor",)) if where.mode == "junction" else 0.0
+        return options[(int(first * len(options)) + self.attempt) % len(options)]
 
     def pos(self, *path: str | int) -> SourcePos:
         return self.scenario.pos(*path)
@@ -137,7 +190,7 @@ class _ActorBuilder:
         count = self.counts[name]
         if actor.sensors is not None:
             _rig(actor.sensors, self.scenario.base_dir, self.pos("actors", name, "sensors"))
-        if count > 1 and name in (self.cutter, self.crosser):
+        if count > 1 and name in (self.cutter, self.crosser, self.meeter):
             raise InputError(f"'{name}' takes part in the criticality target, so it is a single actor (count: 1)", self.pos("actors", name, "count"))
         previous: str | None = None
         for i in range(count):
@@ -146,8 +199,12 @@ class _ActorBuilder:
             self.blueprints[inst] = self._blueprint(actor, name)
             self.speeds[inst] = self.sampler.number(actor.speed_mps, ("actors", name, "speed_mps"), lo=0.0, hi=100.0, key=inst)
             where = self._where(actor, name, previous, inst)
+            if self.anchor is None and where.mode in ("lane", "junction"):
+                where = self._choose_place(inst, where)
+            self.wheres[inst] = where
             length = self.blueprints[inst].length_m
-            self.spots[inst] = place(self.network, where, self.spots, self.sampler.pick, length, self.pos("actors", name, "at"))
+            self.spots[inst] = place(self.network, where, self.spots, self.sampler.pick, length, self.pos("actors", name, "at"),
+                                     width_m=self.blueprints[inst].width_m)  # fmt: skip
             previous = inst
         for i in range(count):
             inst = name if count == 1 else f"{name}[{i}]"
@@ -155,6 +212,8 @@ class _ActorBuilder:
             if steps and steps[0].name == "cross" and "yaw_deg" not in actor.at.model_fields_set:
                 # Someone about to cross the road stands facing it (labels and renders show which way).
                 self.spots[inst] = replace(self.spots[inst], yaw_deg=steps[0].params["heading_deg"])
+        if self.meeter is not None:  # later placements (relative_to either actor) see the solved starts
+            self.meeting = self._solve_paths_cross()
 
     def _blueprint(self, actor: Actor, name: str) -> Blueprint:
         return self._choose_blueprint(actor.blueprint, actor.classes, ("actors", name, "blueprint"))
@@ -185,14 +244,22 @@ class _ActorBuilder:
         if at.mode == "xy":
             return Where("xy", x_m=num("x_m", -1e5, 1e5), y_m=num("y_m", -1e5, 1e5), **offsets)
         if at.mode == "lane":
-            return Where("lane", at.lane, at.road, at.lane_id, s_m=num("s_m", 0, 1e5), **offsets)
+            bend = None if at.before_bend_m is None else num("before_bend_m", 0, 1e4)
+            straight = None if at.straight_ahead_m is None else num("straight_ahead_m", 0, 1e4)
+            return Where("lane", at.lane, at.road, at.lane_id, s_m=num("s_m", 0, 1e5), before_bend_m=bend, straight_ahead_m=straight, **offsets)
         if at.mode == "between":
             return Where("between", at.lane, between=tuple(self.instance(r, pos) for r in at.between), **offsets)
         if at.mode == "junction":
-            approach = None if at.approach is None else self.sampler.integer(at.approach, path + ("approach",), lo=0, hi=64)
-            return Where("junction", junction=at.junction, approach=approach, before_m=num("before_m", 0, 1e4), **offsets)
+            approach = at.approach
+            if approach is not None and not isinstance(approach, str):
+                approach = self.sampler.integer(approach, path + ("approach",), lo=0, hi=64)
+            junction = at.junction if at.junction in ("any", None) or isinstance(at.junction, int) else self.instance(at.junction, pos)
+            after = None if at.after_m is None else num("after_m", 0, 1e4)
+            return Where("junction", at.lane, junction=junction, approach=approach, turn=at.turn, signalized=at.signalized,
+                         before_m=num("before_m", 0, 1e4), after_m=after, **offsets)  # fmt: skip
         along = self._solve_cut_in(actor, name) if name == self.cutter else num("ahead_m") - num("behind_m")
-        return Where("relative", at.lane, relative_to=self.instance(at.relative_to, pos), along_m=along, **offsets)
+        past = None if at.past_bend_m is None else num("past_bend_m", 0, 1e4)
+        return Where("relative", at.lane, relative_to=self.instance(at.relative_to, pos), along_m=along, past_bend_m=past, **offsets)
 
     def _solve_cut_in(self, actor: Actor, name: str) -> float:
         crit, at = self.spec.criticality, actor.at
@@ -292,10 +359,38 @@ class _ActorBuilder:
         side = (spot.x_m - road.x_m) * right[0] + (spot.y_m - road.y_m) * right[1]
         return wrap_deg(road.yaw_deg + (-90.0 if side > 0 else 90.0))  # from the right side, walk to the left
 
-    def solve_conflict(self) -> CriticalityPlan | None:
+    def solve_criticality(self) -> CriticalityPlan | None:
         crit = self.spec.criticality
-        if not (crit and crit.conflict):
-            return None
+        if crit and crit.paths_cross:
+            return self.meeting
+        if crit and crit.conflict:
+            return self._solve_conflict()
+        return None
+
+    def _solve_paths_cross(self) -> CriticalityPlan | None:
+        """Move both actors along their routes so that the first reaches the crossing point at
+        arrive_s and the second lead_s earlier, each at its initial speed."""
+        crit, pos = self.spec.criticality, self.pos("criticality", "paths_cross")
+        names = tuple(self.instance(r, pos) for r in crit.paths_cross)
+        if self.meeting is not None or not all(n in self.spots for n in names):
+            return self.meeting
+        arrive = self.sampler.number(crit.arrive_s, ("criticality", "arrive_s"), lo=0.0, hi=600.0)
+        lead = self.sampler.number(crit.lead_s, ("criticality", "lead_s"), lo=-600.0, hi=600.0)
+        routes = []
+        for name in names:
+            spot = self.spots[name]
+            if spot.point is None or self.speeds[name] <= 0:
+                raise InputError(f"criticality.paths_cross: '{name}' must start on a lane, moving (speed_mps > 0)", pos)
+            routes.append(Route(spot.point, route_turns(self.behaviors.get(name, ()))))
+        meeting = solve_meeting(self.network, routes, (self.speeds[names[0]], self.speeds[names[1]]), (arrive, arrive - lead), pos)
+        for name, point in zip(names, meeting.starts):
+            self.spots[name] = lane_spot(self.network, point, self.wheres[name], self.spots[name].length_m)
+        solved = {"crossing_x_m": meeting.x_m, "crossing_y_m": meeting.y_m, "first_to_crossing_m": meeting.distances_m[0],
+                  "second_to_crossing_m": meeting.distances_m[1], "arrive_s": arrive, "lead_s": lead}  # fmt: skip
+        return CriticalityPlan(kind="paths_cross", actors=names, target_s=lead, solved=solved)
+
+    def _solve_conflict(self) -> CriticalityPlan:
+        crit = self.spec.criticality
         pos = self.pos("criticality", "conflict")
         ego, crosser = (self.instance(r, pos) for r in crit.conflict)
         steps = self.behaviors[crosser]
@@ -313,7 +408,7 @@ class _ActorBuilder:
             raise InputError("criticality.conflict: the ego must start on a lane", pos)
         cross = steps[0].params
         solved = solve_crossing(
-            self.network, e.point, self.blueprints[ego].length_m, self.speeds[ego],
+            self.network, Route(e.point, route_turns(self.behaviors[ego])), self.blueprints[ego].length_m, self.speeds[ego],
             (c.x_m, c.y_m), cross["heading_deg"], cross["speed_mps"], ttc, self.pos("criticality", "ttc_s"),
         )  # fmt: skip
         steps[0] = replace_trigger(steps[0], TriggerPlan(kind="after_s", after_s=solved.start_s))
@@ -327,7 +422,7 @@ class _ActorBuilder:
 
     def plans(self) -> tuple[ActorPlan, ...]:
         ego = ego_name(self.spec)
-        crit_actors = {self.cutter, self.crosser}
+        crit_actors = {self.cutter, self.crosser, self.meeter}
         out = []
         for number, (inst, spot) in enumerate(self.spots.items(), start=1):
             name = self.instance_of[inst]

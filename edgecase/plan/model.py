@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_serializer
 
 PLAN_FORMAT_VERSION = 1
 
@@ -91,7 +91,7 @@ class ActorPlan(Frozen):
 class CriticalityPlan(Frozen):
     """The solved target, with the quantities the solver chose, for reports and tests."""
 
-    kind: Literal["conflict", "cut_in"]
+    kind: Literal["conflict", "cut_in", "paths_cross"]
     actors: tuple[str, str]
     target_s: float  # ttc_s for conflict, time_gap_s for cut_in
     solved: dict[str, float]
@@ -109,6 +109,27 @@ class TrafficLightsPlan(Frozen):
     yellow_s: float = 3.0
     all_red_s: float = 1.0
     offset_s: float = 0.0
+    green_for: Optional[str] = None  # an actor instance: offset_s counts from its lights' green; left out of the JSON when None
+
+    @model_serializer(mode="wrap")
+    def _drop_no_green_for(self, handler):  # plans without it keep their JSON and hashes
+        data = handler(self)
+        if self.green_for is None and isinstance(data, dict):
+            data.pop("green_for", None)
+        return data
+
+
+class SurfacePlan(Frozen):
+    """A patch of road with its own tyre-road friction: an oriented rectangle on the ground."""
+
+    name: str
+    x_m: float  # the patch's centre
+    y_m: float
+    z_m: float
+    yaw_deg: float  # its length runs along this heading (the lane's direction)
+    length_m: float
+    width_m: float
+    friction: float  # tyre-road mu (dry asphalt ~0.9)
 
 
 class MapRef(Frozen):
@@ -132,6 +153,14 @@ class EpisodePlan(Frozen):
     actors: tuple[ActorPlan, ...]
     criticality: Optional[CriticalityPlan] = None
     expect: tuple[str, ...] = ()
+    surfaces: tuple[SurfacePlan, ...] = ()  # low-friction patches; left out of the JSON when empty (plans and hashes stay as before)
+
+    @model_serializer(mode="wrap")
+    def _drop_no_surfaces(self, handler):
+        data = handler(self)
+        if not self.surfaces and isinstance(data, dict):
+            data.pop("surfaces", None)
+        return data
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)

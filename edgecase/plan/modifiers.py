@@ -17,6 +17,9 @@ same with and without them and the two recordings differ only in what the modifi
   LiDAR keeps (1 - P) of the points the same LiDAR keeps without the modifier, in CARLA and in the
   embedded backend alike. Semantic LiDARs (no drop-off in CARLA) and non-RGB cameras (ground
   truth) are left alone.
+* traffic (`traffic_per_km`) appends background vehicles (follow_lane) to the plan's actors at
+  that density around the ego, on a random stream of their own (edgecase/plan/traffic.py): the
+  scenario's actors keep their ids, poses and draws, and the plan's hash includes the traffic.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import carla
 
 from edgecase.errors import InputError
 from edgecase.plan.model import EpisodePlan, Frozen, WeatherPlan
+from edgecase.plan.traffic import add_traffic, check_density
+from edgecase.roads import RoadNetwork
 from edgecase.scenario.base import suggest
 from edgecase.scenario.model import WEATHER_FIELDS
 from edgecase.sensors import Rig
@@ -50,6 +55,7 @@ class Modifiers(Frozen):
     noise: Optional[float] = None  # camera RGB Gaussian noise, 8-bit levels
     blur_px: Optional[float] = None  # camera RGB Gaussian blur sigma, pixels
     dropout: Optional[float] = None  # share of LiDAR points removed, 0..1
+    traffic_per_km: Optional[float] = None  # background vehicles per km of driving lane, 0..150
 
     def model_post_init(self, _context: object) -> None:
         """Bad values are usage errors (exit 2) with a hint, checked once when the options are read."""
@@ -59,10 +65,15 @@ class Modifiers(Frozen):
         _check_range("--degrade noise", self.noise, 0.0, 64.0)
         _check_range("--degrade blur", self.blur_px, 0.0, 32.0)
         _check_range("--degrade dropout", self.dropout, 0.0, 1.0)
+        check_density(self.traffic_per_km)
 
     @property
     def changes_weather(self) -> bool:
         return any(v is not None for v in (self.weather, self.time_of_day, self.fog_density))
+
+    @property
+    def adds_traffic(self) -> bool:
+        return self.traffic_per_km is not None and self.traffic_per_km > 0
 
     @property
     def degrades(self) -> bool:
@@ -99,16 +110,19 @@ def parse_degrade(text: str | None) -> dict[str, float]:
 
 
 def modifiers_from_options(weather: str | None = None, time_of_day: str | None = None, fog: float | None = None,
-                           degrade: str | None = None) -> Modifiers | None:
+                           degrade: str | None = None, traffic: float | None = None) -> Modifiers | None:
     """The command line's modifier options as one `Modifiers` (None when none was given)."""
     if time_of_day is not None and time_of_day not in SUN_ALTITUDE_DEG:
         raise InputError(f"--time-of-day '{time_of_day}': expected one of {', '.join(SUN_ALTITUDE_DEG)}")
-    mods = Modifiers(weather=weather, time_of_day=time_of_day, fog_density=fog, **parse_degrade(degrade))  # type: ignore[arg-type]
-    return mods if mods.changes_weather or mods.degrades else None
+    mods = Modifiers(weather=weather, time_of_day=time_of_day, fog_density=fog, traffic_per_km=traffic, **parse_degrade(degrade))  # type: ignore[arg-type]
+    return mods if mods.changes_weather or mods.degrades or mods.traffic_per_km is not None else None
 
 
-def modify_plan(plan: EpisodePlan, mods: Modifiers | None) -> EpisodePlan:
-    """The plan with the weather modifiers applied (a new plan, so a new content hash)."""
+def modify_plan(plan: EpisodePlan, mods: Modifiers | None, network: RoadNetwork | None = None) -> EpisodePlan:
+    """The plan with the weather modifiers and the traffic applied (a new plan, so a new content
+    hash); traffic needs the plan's road network (None: loaded from plan.map.source)."""
+    if mods is not None and mods.adds_traffic:
+        plan = add_traffic(plan, network or RoadNetwork.load(plan.map.source), float(mods.traffic_per_km))  # type: ignore[arg-type]
     if mods is None or not mods.changes_weather:
         return plan
     preset = mods.weather or plan.weather.preset

@@ -40,6 +40,7 @@ FRUSTUM_M = 40.0  # how far camera frustums are drawn
 MAP_MARGIN_M = 5.0  # raster beyond the farthest panel corner
 GROUND_BGR: style.Colour = (60, 104, 86)  # static_scene's TERRAIN_COLOUR, as BGR
 _SHIFT = 4  # cv2 fixed-point bits: sub-pixel vertices (x16)
+SURFACE_BGR = (235, 215, 170)  # low-friction patches: an icy pale blue
 _ONE = 1 << _SHIFT
 _BRAKE_BIT = 8  # carla.VehicleLightState.Brake
 
@@ -180,6 +181,7 @@ class BevRenderer:
                                borderMode=cv2.BORDER_CONSTANT, borderValue=GROUND_BGR)
         cv2.add(panel, self.sensor_tint, dst=panel)
         cv2.polylines(panel, self.sensor_lines, False, (200, 190, 90), 1, cv2.LINE_AA, _SHIFT)
+        self._surfaces(panel, view)
         self._lights(panel, view, tick)
         self._trails(panel, view, tick)
         self._actors(panel, view, tick)
@@ -189,6 +191,16 @@ class BevRenderer:
         if not self.layer.has_roads:
             style.text(panel, "map not found: actors only", 8, 36, style.TEXT, 0.45)
         return panel
+
+    def _surfaces(self, panel: np.ndarray, view: BevTransform) -> None:
+        """Low-friction patches (plan.surfaces): translucent pale blue, the lower the mu the stronger."""
+        for patch in self.episode.plan.surfaces:
+            box = geometry.corners(patch.x_m, patch.y_m, math.radians(patch.yaw_deg), patch.length_m, patch.width_m)
+            fixed = np.rint(view.pixels(box) * _ONE).astype(np.int32)
+            overlay = panel.copy()
+            cv2.fillConvexPoly(overlay, fixed, SURFACE_BGR, cv2.LINE_AA, _SHIFT)
+            alpha = float(np.clip(0.75 - 0.5 * patch.friction, 0.2, 0.7))
+            cv2.addWeighted(overlay, alpha, panel, 1.0 - alpha, 0.0, dst=panel)
 
     def _lights(self, panel: np.ndarray, view: BevTransform, tick: int) -> None:
         if not len(self.layer.lights_xy):

@@ -118,6 +118,25 @@ class RoadNetwork:
         wp = travel.advance(self._waypoint(p.road_id, p.lane_id, p.s_m), distance_m, turns)
         return lane_point(wp) if wp is not None else None
 
+    def walk(self, start: LanePoint, distance_m: float, turns: Sequence[Turn] = (), step_m: float = 1.0,
+             backwards: bool = False) -> list[LanePoint]:
+        """Points every step_m after `start` (not included) along the direction of travel (against
+        it with `backwards`), up to distance_m or where the lane ends. Each of `turns` is used up
+        where the lane branches at a junction entry, so the walk follows a route through several."""
+        pending = list(turns)
+        points: list[LanePoint] = []
+        p = start
+        for _ in range(int(distance_m / step_m)):
+            q = self.advance(p, -step_m if backwards else step_m, pending[:1])
+            if q is None:
+                break
+            if pending and not backwards and p.junction_id is None and q.junction_id is not None:
+                if len(self.successors(p, step_m)) > 1:
+                    pending.pop(0)
+            points.append(q)
+            p = q
+        return points
+
     def successors(self, p: LanePoint, step_m: float = 2.0) -> list[tuple[Turn, LanePoint]]:
         """The branch options `step_m` ahead of p, each with the turn it makes."""
         options = travel.successors(self._waypoint(p.road_id, p.lane_id, p.s_m), step_m)

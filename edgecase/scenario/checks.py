@@ -27,7 +27,13 @@ def check_references(spec: ScenarioSpec, doc: YamlDoc) -> None:
         one_step = not isinstance(doc.data["actors"][name].get("behavior"), list)  # `behavior: {stop: ...}`: no index in the file
         for index, step in enumerate(actor.behavior):
             _check_step(spec, doc, ("actors", name, "behavior") + (() if one_step else (index,)), step)
+    for name, surface in spec.surfaces.items():  # patches are placed after every actor, so any actor may be named
+        for ref in (surface.at.relative_to,) + tuple(surface.at.between or ()):
+            if ref:
+                actor_ref(spec, ref, doc.pos(("surfaces", name, "at")))
     _check_criticality(spec, doc)
+    if spec.traffic_lights.green_for:
+        actor_ref(spec, spec.traffic_lights.green_for, doc.pos(("traffic_lights", "green_for")))
     for index, expr in enumerate(spec.expect):
         _check_oracle(spec, expr, doc.pos(("expect", index)))
     if spec.sweep:
@@ -104,7 +110,7 @@ def placement_order(spec: ScenarioSpec, doc: YamlDoc) -> tuple[str, ...]:
     graph: dict[str, list[str]] = {}
     for name, actor in spec.actors.items():
         at = actor.at
-        refs = [r for r in ((at.relative_to,) + tuple(at.between or ())) if r]
+        refs = [r for r in ((at.relative_to, junction_actor(at)) + tuple(at.between or ())) if r]
         deps = []
         for ref in refs:
             other, _ = actor_ref(spec, ref, doc.pos(("actors", name, "at")))
@@ -122,9 +128,14 @@ def placement_order(spec: ScenarioSpec, doc: YamlDoc) -> tuple[str, ...]:
         raise InputError(f"placements refer to each other in a cycle: {' -> '.join(cycle)}", doc.pos(("actors", cycle[0], "at"))) from None
 
 
+def junction_actor(at) -> str | None:
+    """The actor named by `junction: NAME` (whose next junction the placement uses), if any."""
+    return at.junction if isinstance(at.junction, str) and at.junction != "any" else None
+
+
 def _check_placement(spec: ScenarioSpec, doc: YamlDoc, name: str) -> None:
     at = spec.actors[name].at
-    for ref in (at.relative_to,) + tuple(at.between or ()):
+    for ref in (at.relative_to, junction_actor(at)) + tuple(at.between or ()):
         if ref:
             actor_ref(spec, ref, doc.pos(("actors", name, "at")))
 
@@ -154,12 +165,20 @@ def _check_criticality(spec: ScenarioSpec, doc: YamlDoc) -> None:
     crit = spec.criticality
     if crit is None:
         return
-    key = "conflict" if crit.conflict else "cut_in"
+    key = "conflict" if crit.conflict else "cut_in" if crit.cut_in else "paths_cross"
     pos = doc.pos(("criticality", key))
-    first, second = (actor_ref(spec, r, pos)[0] for r in (crit.conflict or crit.cut_in))
+    first, second = (actor_ref(spec, r, pos)[0] for r in (crit.conflict or crit.cut_in or crit.paths_cross))
     if first == second:
         raise InputError(f"criticality.{key} needs two different actors", pos)
-    if crit.conflict:
+    if crit.paths_cross:
+        for name in (first, second):
+            at = spec.actors[name].at
+            if at.mode not in ("junction", "lane", "relative") or at.before_m is not None or at.after_m is not None:
+                raise InputError(
+                    f"criticality.paths_cross places '{name}' on its route by the timing: give it a lane or a junction approach, without before_m/after_m",
+                    doc.pos(("actors", name, "at")),
+                )
+    elif crit.conflict:
         if not any(s.name == "cross" for s in spec.actors[second].behavior):
             raise InputError(f"criticality.conflict: '{second}' needs a 'cross' behavior to cross the ego's path", pos)
     else:

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from edgecase.scenario.base import Strict, shorthand_schema, suggest
-from edgecase.scenario.behaviors import BehaviorStep
+from edgecase.scenario.behaviors import BehaviorStep, TurnName
 from edgecase.scenario.values import Condition, Value
 
 FORMAT_VERSION = 1
@@ -32,7 +32,7 @@ LANE_KINDS = ("driving", "parking", "sidewalk", "shoulder", "biking")
 RELATIVE_LANES = (
     "same", "left", "right", "opposite",
     "parking_left", "parking_right", "sidewalk_left", "sidewalk_right",
-    "shoulder_left", "shoulder_right", "biking_left", "biking_right",
+    "shoulder_left", "shoulder_right", "biking_left", "biking_right", "kerb_left", "kerb_right",
 )  # fmt: skip
 ROLES = ("ego", "adversary", "background")
 ACTOR_REF = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
@@ -50,9 +50,19 @@ class Placement(Strict):
     ahead_m: Optional[Value] = Field(None, description="centre to centre, along the lane, in the reference's direction of travel")
     behind_m: Optional[Value] = None
     between: Optional[tuple[str, str]] = Field(None, description="the middle of the gap between two actors' boxes")
-    junction: Optional[Literal["any"] | int] = Field(None, description="place on a junction approach ('any' or a junction id)")
-    approach: Optional[Value] = Field(None, description="which approach of the junction (index); default: chosen by the seed")
+    junction: Optional[Literal["any"] | int | str] = Field(
+        None, description="place at a junction: 'any' (the compiler finds one that fits), its id, or an actor's name (the junction that actor drives into next)"
+    )
+    approach: Optional[Literal["same", "left", "right", "opposite"] | Value] = Field(
+        None, description="which approach: its index, or with junction: ACTOR, where it comes from seen from that actor's approach; default: chosen by the seed"
+    )
+    turn: Optional[TurnName] = Field(None, description="the approach must allow this turn (with after_m: the turn taken to the exit)")
+    signalized: Optional[bool] = Field(None, description="with junction: any, only junctions with (true) or without (false) traffic lights")
     before_m: Optional[Value] = Field(None, description="distance before the junction entry along the approach")
+    after_m: Optional[Value] = Field(None, description="instead of before_m: on the lane the approach's turn (default straight) leaves by, this far past the junction")
+    before_bend_m: Optional[Value] = Field(None, description="lane form, instead of s_m: this far before the first bend (R < 100 m, >= 45 degrees) along the lane")
+    past_bend_m: Optional[Value] = Field(None, description="relative form, instead of ahead_m: this far past the end of the next bend ahead of the reference")
+    straight_ahead_m: Optional[Value] = Field(None, description="lane form, a filter: the lane runs on this far ahead without a bend")
     x_m: Optional[Value] = None
     y_m: Optional[Value] = None
     lateral_m: Value = Field(0.0, description="offset from the lane centre, positive to the right of travel")
@@ -76,9 +86,9 @@ class Placement(Strict):
         allowed = {
             "xy": {"x_m", "y_m"},
             "between": {"between", "lane"},
-            "relative": {"relative_to", "lane", "ahead_m", "behind_m"},
-            "junction": {"junction", "approach", "before_m"},
-            "lane": {"lane", "road", "lane_id", "s_m"},
+            "relative": {"relative_to", "lane", "ahead_m", "behind_m", "past_bend_m"},
+            "junction": {"junction", "approach", "before_m", "after_m", "turn", "signalized", "lane"},
+            "lane": {"lane", "road", "lane_id", "s_m", "before_bend_m", "straight_ahead_m"},
         }[self.mode]
         extra = sorted(given - allowed)
         if extra:
@@ -87,15 +97,27 @@ class Placement(Strict):
             raise PydanticCustomError("placement", "x_m and y_m go together", {})
         if self.ahead_m is not None and self.behind_m is not None:
             raise PydanticCustomError("placement", "give ahead_m or behind_m, not both", {})
-        relative = self.mode in ("relative", "between")
+        if self.before_m is not None and self.after_m is not None:
+            raise PydanticCustomError("placement", "give before_m or after_m, not both", {})
+        if self.signalized is not None and self.junction != "any":
+            raise PydanticCustomError("placement", "signalized chooses among junctions: use it with junction: any", {})
+        if isinstance(self.approach, str) and not (isinstance(self.junction, str) and self.junction != "any"):
+            raise PydanticCustomError(
+                "placement", "approach: {side} is seen from an actor: use it with junction: ACTOR (e.g. junction: ego)", {"side": self.approach}
+            )
+        if isinstance(self.junction, str) and self.junction != "any" and not re.fullmatch(NAME, self.junction):
+            raise PydanticCustomError("placement", "junction: '{j}' is not 'any', a junction id or an actor's name", {"j": self.junction})
+        relative = self.mode in ("relative", "between", "junction")
         if self.lane is not None:
             choices = RELATIVE_LANES if relative else LANE_KINDS
             if self.lane not in choices:
                 raise PydanticCustomError("placement", "unknown lane '{lane}' ({hint})", {"lane": self.lane, "hint": suggest(self.lane, choices)})
         if self.mode == "lane" and self.lane is None and (self.road is None or self.lane_id is None):
             raise PydanticCustomError("placement", "say where: lane (a kind), road + lane_id, relative_to, between, junction or x_m/y_m", {})
-        if self.mode == "lane" and self.s_m is None:
-            raise PydanticCustomError("placement", "a lane placement needs s_m", {})
+        if self.mode == "lane" and (self.s_m is None) == (self.before_bend_m is None):
+            raise PydanticCustomError("placement", "a lane placement needs s_m or before_bend_m (one of them)", {})
+        if self.past_bend_m is not None and (self.ahead_m is not None or self.behind_m is not None):
+            raise PydanticCustomError("placement", "give past_bend_m or ahead_m/behind_m, not both", {})
         return self
 
 
@@ -166,6 +188,9 @@ class TrafficLights(Strict):
     yellow_s: Value = Field(3.0, description="yellow per phase (ITE rule of thumb: 3-6 s)")
     all_red_s: Value = Field(1.0, description="red for everyone between the phases")
     offset_s: Value = Field(0.0, description="how far into the cycle the episode starts, e.g. uniform(0, 28)")
+    green_for: Optional[str] = Field(
+        None, description="an actor: offset_s counts from the start of the green of the lights at its next junction (any map, any approach)"
+    )
 
 
 class Criticality(Strict):
@@ -175,18 +200,46 @@ class Criticality(Strict):
     ttc_s: Optional[Value] = Field(None, description="with conflict: the ego's time to the crossing path when the crosser enters its lane")
     cut_in: Optional[tuple[str, str]] = Field(None, description="[cutter, ego]: the cutter changes into the ego's lane")
     time_gap_s: Optional[Value] = Field(None, description="with cut_in: bumper-to-bumper gap over the ego's speed when the cut-in ends")
+    paths_cross: Optional[tuple[str, str]] = Field(
+        None, description="[ego, other]: two vehicles whose routes cross (or merge) in a junction; the compiler finds the crossing point"
+    )
+    arrive_s: Optional[Value] = Field(None, description="with paths_cross: when the first actor's centre reaches the crossing point")
+    lead_s: Optional[Value] = Field(None, description="with paths_cross: the second reaches it this much earlier (negative: later)")
 
     @model_validator(mode="after")
     def _one_target(self) -> "Criticality":
         crossing = self.conflict is not None or self.ttc_s is not None
         cutting = self.cut_in is not None or self.time_gap_s is not None
-        if crossing == cutting:
-            raise PydanticCustomError("criticality", "give either conflict + ttc_s or cut_in + time_gap_s", {})
+        meeting = self.paths_cross is not None or self.arrive_s is not None or self.lead_s is not None
+        if crossing + cutting + meeting != 1:
+            raise PydanticCustomError("criticality", "give one of: conflict + ttc_s, cut_in + time_gap_s, paths_cross + arrive_s + lead_s", {})
+        if meeting and (self.paths_cross is None or self.arrive_s is None or self.lead_s is None):
+            raise PydanticCustomError("criticality", "paths_cross, arrive_s and lead_s go together", {})
         if crossing and (self.conflict is None or self.ttc_s is None):
             raise PydanticCustomError("criticality", "conflict and ttc_s go together", {})
         if cutting and (self.cut_in is None or self.time_gap_s is None):
             raise PydanticCustomError("criticality", "cut_in and time_gap_s go together", {})
         return self
+
+
+FRICTION_RANGE = (0.05, 1.2)  # tyre-road mu: polished ice ~0.05-0.1 up to dry asphalt with sticky tyres ~1.1-1.2
+
+
+class Surface(Strict):
+    """A patch of road with its own tyre-road friction (ice, wet leaves, oil), placed like an actor."""
+
+    at: Placement = Field(description="the patch's centre, placed as an actor is (lane, relative_to, between, junction or x/y)")
+    length_m: Value = Field(20.0, description="along the lane")
+    width_m: Optional[Value] = Field(None, description="across the lane; default: the lane's width")
+    friction: Value = Field(description=f"tyre-road friction coefficient mu, {FRICTION_RANGE[0]}..{FRICTION_RANGE[1]} (dry asphalt ~0.9, wet ~0.5, ice ~0.1)")
+
+    @field_validator("friction")
+    @classmethod
+    def _plausible_mu(cls, raw: Any) -> Any:
+        if isinstance(raw, (int, float)) and not FRICTION_RANGE[0] <= raw <= FRICTION_RANGE[1]:
+            raise PydanticCustomError("friction", "friction {raw} is outside {lo}..{hi} (a tyre-road mu: ice ~0.1, dry asphalt ~0.9)",
+                                      {"raw": raw, "lo": FRICTION_RANGE[0], "hi": FRICTION_RANGE[1]})
+        return raw
 
 
 class Seeds(Strict):
@@ -221,6 +274,7 @@ class ScenarioSpec(Strict):
     traffic_lights: TrafficLights = TrafficLights()
     params: dict[str, Value] = Field(default_factory=dict, description="sampled once per episode; use as $name")
     actors: dict[str, Actor]
+    surfaces: dict[str, Surface] = Field(default_factory=dict, description="patches of road with their own friction (ice, wet leaves, oil)")
     criticality: Optional[Criticality] = None
     expect: tuple[Condition, ...] = Field((), description="oracles that define the edge case; evaluated on the trace")
     sweep: Optional[Sweep] = None
@@ -232,7 +286,7 @@ class ScenarioSpec(Strict):
             raise PydanticCustomError("version", "this file is format {raw}; this edgecase reads format {v}", {"raw": raw, "v": FORMAT_VERSION})
         return raw
 
-    @field_validator("params", "actors")
+    @field_validator("params", "actors", "surfaces")
     @classmethod
     def _names(cls, raw: dict[str, Any]) -> dict[str, Any]:
         for key in raw:

@@ -44,7 +44,11 @@ class Agents:
         n = len(plan.actors)
         bank = PathBank()
         infos = tuple(ActorInfo.of(i, actor, network) for i, actor in enumerate(plan.actors))
-        self.scene = Scene(network, bank, LightSchedule.of(network, LightCycle(**plan.traffic_lights.model_dump())), plan.step_s, plan.duration_s, infos,
+        schedule = LightSchedule.of(network, LightCycle(**plan.traffic_lights.model_dump(exclude={"green_for"})))
+        if plan.traffic_lights.green_for is not None:
+            info = next(i for i in infos if i.plan.name == plan.traffic_lights.green_for)
+            schedule = schedule.green_for(network, info.lane, info.turns)
+        self.scene = Scene(network, bank, schedule, plan.step_s, plan.duration_s, infos,
                            {a.name: i for i, a in enumerate(plan.actors)}, Tracks(n, bank),
                            np.array([a.spawn == "start" for a in plan.actors], dtype=bool))  # fmt: skip
         self._home_paths(infos)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgecase.plan.bend_speed import SPEED_GAIN_PER_S
+
 MIN_LOOKAHEAD_M = 4.0
 LOOKAHEAD_S = 0.5
 WALKER_LOOKAHEAD_M = 1.0  # walkers turn on the spot: they only need a direction
-SPEED_GAIN_PER_S = 2.0  # speed error to acceleration: 1/2 s to close most of a small error
 
 
 def lookahead_m(speed_mps: np.ndarray) -> np.ndarray:

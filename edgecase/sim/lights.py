@@ -14,15 +14,16 @@ oracle applies, so a car that obeys these lights is never flagged as running one
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edgecase.roads import RoadNetwork
+from edgecase.roads import LanePoint, RoadNetwork, Turn
 from edgecase.roads.junctions import TRAFFIC_LIGHT
 from edgecase.roads.waypoints import wrap_deg
 from edgecase.sim.metrics import governing_lights
-from edgecase.sim.paths import LanePath, PathBank
+from edgecase.sim.paths import LanePath, PathBank, lane_path
 from edgecase.sim.state import LightColor, LightState
 
 GREEN_S = 10.0
@@ -30,6 +31,7 @@ YELLOW_S = 3.0  # ITE's rule of thumb: 3-6 s, longer for faster approaches
 ALL_RED_S = 1.0
 PHASE_S = GREEN_S + YELLOW_S + ALL_RED_S
 CYCLE_S = 2 * PHASE_S
+GREEN_FOR_REACH_M = 300.0  # `green_for` looks this far along the actor's route for its lights
 COLOR_CODES: dict[LightColor, int] = {"Red": 0, "Yellow": 1, "Green": 2}  # = edgecase.sim.trace.LIGHT_COLORS
 RED, YELLOW, GREEN = COLOR_CODES["Red"], COLOR_CODES["Yellow"], COLOR_CODES["Green"]
 
@@ -87,6 +89,19 @@ class LightSchedule:
             along = abs(wrap_deg(heading - first)) < 45 or abs(wrap_deg(heading - first)) > 135
             phases.append(0 if along else 1)
         return cls(tuple(ids), tuple(phases), cycle)
+
+    def green_for(self, network: RoadNetwork, start: LanePoint | None, turns: Sequence[Turn]) -> LightSchedule:
+        """This schedule with its cycle shifted so that offset 0 is the start of the green of the
+        lights ruling the first signalized junction ahead of `start`: a scenario says "the ego's
+        light turned green offset_s ago" without knowing which of the junction's axes is phase 0."""
+        if start is None:
+            return self
+        path = lane_path(network, start, GREEN_FOR_REACH_M, turns)
+        # the path starts BACK_M behind `start`: skip a junction the actor has just left
+        lines = [line for line in self.stop_lines(network, path) if line.arc_m >= path.anchor_m]
+        if not lines or self.phases[lines[0].lights[0]] == 0:
+            return self
+        return replace(self, cycle=replace(self.cycle, offset_s=self.cycle.offset_s + self.cycle.phase_s))
 
     def colors_at(self, t_s: float) -> tuple[int, ...]:
         """Color codes (COLOR_CODES) of every light at t_s."""

@@ -18,13 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgecase.plan.bend_speed import STEP_M, speed_envelope
 from edgecase.roads import LanePoint, RoadNetwork, Turn
 
-STEP_M = 1.0  # sample spacing along the path
 BACK_M = 20.0  # paths start this far behind their anchor, so actors just behind it project cleanly
-LATERAL_ACCEL_MPS2 = 3.0  # drivers hold lateral acceleration to about 0.3 g in bends and turns
-ENVELOPE_DECEL_MPS2 = 2.0  # and slow down for them at follow_lane's comfortable deceleration
-DEAD_END_STOP_M = 5.5  # where a lane ends the speed cap is 0 this far before it: cars come to rest with the front bumper at about the end
 EXTEND_M = 200.0  # past its last sample every path runs on straight this far (then stays put)
 NEWTON_STEPS = 2  # refinements after a global search for the nearest sample (a first fix)
 
@@ -103,25 +100,6 @@ class LanePath:
         return next((span for span in self.spans if span.exit_m > arc_m), None)
 
 
-def speed_envelope(yaw_rad: np.ndarray, dead_end: bool = False) -> np.ndarray:
-    """The fastest speed at each sample that keeps LATERAL_ACCEL_MPS2 in every bend ahead, when
-    slowing for them at ENVELOPE_DECEL_MPS2: v <= sqrt(a_lat / kappa), swept backwards. On a
-    path whose lane ends (a dead end, a turn that does not exist) the speed falls to 0 the last
-    DEAD_END_STOP_M before its end, so cars stop there instead of driving off the map."""
-    turn = np.abs(np.diff(yaw_rad)) / STEP_M if len(yaw_rad) > 1 else np.zeros(1)
-    padded = np.concatenate([turn[:1], turn, turn[-1:]])
-    kappa = np.maximum.reduce([padded[:-2], padded[1:-1], padded[2:]])  # a bend shows in the samples around it
-    kappa = np.append(kappa, kappa[-1])
-    cap = np.sqrt(LATERAL_ACCEL_MPS2 / np.maximum(kappa, 1e-9)).tolist()
-    if dead_end:
-        stop = max(1, int(DEAD_END_STOP_M / STEP_M))
-        cap[-stop:] = [0.0] * min(stop, len(cap))
-    room = 2.0 * ENVELOPE_DECEL_MPS2 * STEP_M
-    for k in range(len(cap) - 2, -1, -1):
-        cap[k] = min(cap[k], math.sqrt(cap[k + 1] ** 2 + room))
-    return np.array(cap)
-
-
 def lane_path(network: RoadNetwork, start: LanePoint, ahead_m: float, turns: Sequence[Turn] = (),
               reverse: bool = False, back_m: float = BACK_M) -> LanePath:
     """The lane's centre from back_m behind `start` to ahead_m after it, along the direction of
@@ -147,20 +125,7 @@ def lane_path(network: RoadNetwork, start: LanePoint, ahead_m: float, turns: Seq
 
 
 def _walk(network: RoadNetwork, start: LanePoint, distance_m: float, turns: Sequence[Turn], backwards: bool) -> list[LanePoint]:
-    """Points every STEP_M from start; a turn is used up where the lane branches at a junction entry."""
-    pending = list(turns)
-    points: list[LanePoint] = []
-    p = start
-    for _ in range(int(distance_m / STEP_M)):
-        q = network.advance(p, -STEP_M if backwards else STEP_M, pending[:1])
-        if q is None:
-            break
-        if pending and not backwards and p.junction_id is None and q.junction_id is not None:
-            if len(network.successors(p, STEP_M)) > 1:
-                pending.pop(0)
-        points.append(q)
-        p = q
-    return points
+    return network.walk(start, distance_m, turns, STEP_M, backwards)
 
 
 def _spans(network: RoadNetwork, points: list[LanePoint]) -> tuple[JunctionSpan, ...]:

@@ -242,6 +242,8 @@ SENSOR_ATTRIBUTES = {
                                        "horizontal_fov": "360.0", "sensor_tick": "0.0"},
     "sensor.other.collision": {},
     "sensor.other.lane_invasion": {},
+    # CARLA's friction trigger: extents are half sizes in centimetres
+    "static.trigger.friction": {"friction": "3.5", "extent_x": "100.0", "extent_y": "100.0", "extent_z": "100.0"},
 }
 
 

@@ -79,7 +79,7 @@ class Body:
 
     id: int
     type_id: str
-    kind: str  # vehicle, walker, prop, sensor, traffic_light, spectator
+    kind: str  # vehicle, walker, prop, sensor, trigger, traffic_light, spectator
     attributes: dict[str, str]
     x: float = 0.0
     y: float = 0.0
@@ -210,13 +210,18 @@ class FakeServer:
         """A new actor, or carla's RuntimeError on a spawn collision (injected, or a real box overlap)."""
         attributes = blueprint._attributes
         role = attributes.get("role_name", "")
-        if self.faults.refuse_spawn in (role, blueprint.id) or (parent is None and self._blocked(blueprint, transform)):
+        blocks = parent is None and not blueprint.id.startswith("static.trigger.")  # a trigger volume overlaps anything
+        if self.faults.refuse_spawn in (role, blueprint.id) or (blocks and self._blocked(blueprint, transform)):
             raise RuntimeError("Spawn failed because of collision at spawn position")
         kind = ("sensor" if blueprint.id.startswith("sensor.") else "vehicle" if blueprint.id.startswith("vehicle.")
-                else "walker" if blueprint.id.startswith("walker.") else "prop")
+                else "walker" if blueprint.id.startswith("walker.") else "trigger" if blueprint.id.startswith("static.trigger.")
+                else "prop")
         body = self._add(blueprint.id, kind, attributes)
         loc, rot = transform.location, transform.rotation
-        if parent is not None:
+        if kind == "trigger":  # a box volume, no physics body: extent_* are half sizes in cm
+            body.x, body.y, body.z, body.yaw = loc.x, loc.y, loc.z, rot.yaw
+            body.extent = tuple(float(attributes[f"extent_{k}"]) / 100.0 for k in "xyz")
+        elif parent is not None:
             body.parent, body.first_frame = parent.id, self.frame + 1
             body.relative = Mount(x_m=loc.x, y_m=loc.y, z_m=loc.z, roll_deg=rot.roll, pitch_deg=rot.pitch,
                                   yaw_deg=rot.yaw)

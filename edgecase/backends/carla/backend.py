@@ -28,6 +28,7 @@ from edgecase.backends.carla import connection
 from edgecase.backends.carla.actors import ActorTable, freeze_lights, set_lights
 from edgecase.backends.carla.connection import DEFAULT_TIMEOUT_S, carla_errors, resolve_address
 from edgecase.backends.carla.sensors import EventSensors, RigSensors
+from edgecase.backends.carla.surfaces import spawn_surfaces
 from edgecase.backends.carla.world import WorldSession
 from edgecase.plan import EpisodePlan
 from edgecase.sensors.frames import SensorFrames
@@ -69,6 +70,7 @@ class CarlaBackend:
         self._world: Any = None
         self._library: Any = None
         self._table: ActorTable | None = None
+        self._surfaces: list[Any] = []  # the friction triggers of plan.surfaces
         self._rig: RigSensors | None = None
         self._events: EventSensors | None = None
         self._lights: dict[int, Any] = {}
@@ -97,6 +99,7 @@ class CarlaBackend:
             self._library = self._world.get_blueprint_library()
             self._table = ActorTable(carla, plan)
             self._table.spawn_start(self._world, self._library)
+            spawn_surfaces(carla, self._world, self._library, plan.surfaces, into=self._surfaces)  # cleaned up even if one fails
             self._spawn_sensors(plan)
             self._lights = freeze_lights(self._world)
         with self._errors("tick the world after spawning"):
@@ -199,7 +202,7 @@ class CarlaBackend:
         carla = self.carla
         sensors = [s.actor for s in self._rig.spawned] if self._rig else []
         sensors += self._events.spawned if self._events else []
-        actors = sensors + (self._table.spawned if self._table else [])
+        actors = sensors + (self._table.spawned if self._table else []) + self._surfaces
         if not actors:
             return
         responses = self.client.apply_batch_sync([carla.command.DestroyActor(actor.id) for actor in actors], False)

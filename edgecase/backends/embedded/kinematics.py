@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -103,6 +103,47 @@ CLASS_LIMITS: dict[str, Limits] = {
     "cargo": Limits(0.0, 4.9, 70.0, 0.0, 0.0, "slide"),
 }
 WHEELBASE_PER_LENGTH = 0.6  # fallback wheelbase when the catalogue has none: CARLA's cars run 0.56-0.62
+G_MPS2 = 9.81  # a tyre with friction mu transmits at most mu * g of acceleration (braking, driving or cornering)
+
+
+@dataclass(frozen=True, slots=True)
+class PatchArrays:
+    """The plan's low-friction surfaces (oriented rectangles), one entry per patch, shape (P,).
+
+    A wheeled actor (motion 'bicycle') whose box centre is inside a patch brakes and accelerates at
+    most friction * g, and steers no tighter than v^2 kappa <= friction * g (the front wheels would
+    slide: understeer); outside every patch its class limits hold (a car's 9 m/s^2 is mu ~0.9).
+    Where patches overlap the lowest friction wins. Walkers, props and sliding cargo ignore them.
+    """
+
+    x_m: np.ndarray
+    y_m: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+    half_length_m: np.ndarray
+    half_width_m: np.ndarray
+    grip_mps2: np.ndarray  # friction * G_MPS2
+
+    @classmethod
+    def from_plan(cls, plan: EpisodePlan) -> PatchArrays | None:
+        surfaces = plan.surfaces
+        if not surfaces:
+            return None
+        yaw = np.radians([p.yaw_deg for p in surfaces])
+        return cls(
+            x_m=np.array([p.x_m for p in surfaces], dtype=float), y_m=np.array([p.y_m for p in surfaces], dtype=float),
+            cos=np.cos(yaw), sin=np.sin(yaw),
+            half_length_m=0.5 * np.array([p.length_m for p in surfaces], dtype=float),
+            half_width_m=0.5 * np.array([p.width_m for p in surfaces], dtype=float),
+            grip_mps2=G_MPS2 * np.array([p.friction for p in surfaces], dtype=float),
+        )
+
+    def grip(self, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
+        """Per point (N,): the lowest friction * g of the patches containing it, +inf on none."""
+        dx, dy = x_m[:, None] - self.x_m[None, :], y_m[:, None] - self.y_m[None, :]
+        along, across = dx * self.cos + dy * self.sin, -dx * self.sin + dy * self.cos
+        inside = (np.abs(along) <= self.half_length_m) & (np.abs(across) <= self.half_width_m)
+        return np.where(inside, self.grip_mps2, np.inf).min(axis=1, initial=np.inf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +165,13 @@ class LimitArrays:
     carry_right_m: np.ndarray  # and this far to its right (boxes side by side), carried and dropped
     drop_back_m: np.ndarray  # where it falls: this far behind the carrier's centre
     any_cargo: bool = False
+    patches: PatchArrays | None = None  # low-friction surfaces (plan.surfaces); None: dry road everywhere
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
             if name == "carrier":
                 self.carrier.setflags(write=False)
-            elif name != "any_cargo":
+            elif name not in ("any_cargo", "patches"):
                 object.__setattr__(self, name, frozen(getattr(self, name)))
         object.__setattr__(self, "any_cargo", bool((self.carrier >= 0).any()))
 
@@ -180,7 +222,16 @@ class LimitArrays:
             back_m, right_m = -dx * math.cos(yaw) - dy * math.sin(yaw), -dx * math.sin(yaw) + dy * math.cos(yaw)
             cargo.append((rows[carrier.name], back_m, right_m, (carrier.size.length_m + a.size.length_m) / 2 + DROP_GAP_M))
         classes = ["cargo" if c is not None else a.actor_class for a, c in zip(actors, cargo)]
-        return cls.build(classes, [a.wheelbase_m for a in actors], [a.size.length_m for a in actors], cargo)
+        limits = cls.build(classes, [a.wheelbase_m for a in actors], [a.size.length_m for a in actors], cargo)
+        patches = PatchArrays.from_plan(plan)
+        return limits if patches is None else replace(limits, patches=patches)
+
+    def grip(self, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray | None:
+        """Per row, the friction limit (m/s^2) of the surface under a wheeled actor's centre (+inf: dry);
+        None when the episode has no patches."""
+        if self.patches is None:
+            return None
+        return np.where(self.inv_wheelbase_per_m > 0.0, self.patches.grip(x_m, y_m), np.inf)
 
 
 def _class_limits(actor_class: str) -> Limits:
@@ -191,16 +242,20 @@ def _class_limits(actor_class: str) -> Limits:
 
 
 def longitudinal_step(speed_mps: np.ndarray, accel_mps2: np.ndarray, dt_s: float,
-                      limits: LimitArrays) -> tuple[np.ndarray, np.ndarray]:
+                      limits: LimitArrays, grip_mps2: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(distance_m, new speed_mps) for a constant acceleration over dt, integrated exactly.
 
     The command is clipped to [-max_decel, max_accel], and above so the speed ends no higher than
     max_speed (an actor already faster may only coast or brake). Braking that would pass v = 0
     stops there, at distance v^2 / (2 decel): speed never goes negative. NaN accel means coast.
+    `grip_mps2` (per row, +inf: no limit) caps both braking and driving: the road's friction * g.
     """
-    ceiling_mps2 = np.maximum(np.minimum(limits.max_accel_mps2, (limits.max_speed_mps - speed_mps) / dt_s), 0.0)
+    max_accel, max_decel = limits.max_accel_mps2, limits.max_decel_mps2
+    if grip_mps2 is not None:
+        max_accel, max_decel = np.minimum(max_accel, grip_mps2), np.minimum(max_decel, grip_mps2)
+    ceiling_mps2 = np.maximum(np.minimum(max_accel, (limits.max_speed_mps - speed_mps) / dt_s), 0.0)
     accel = np.where(np.isnan(accel_mps2), 0.0, accel_mps2)
-    accel = np.minimum(np.maximum(accel, -limits.max_decel_mps2), ceiling_mps2)
+    accel = np.minimum(np.maximum(accel, -max_decel), ceiling_mps2)
     new_speed_mps = speed_mps + accel * dt_s
     stops = new_speed_mps < 0.0
     moving_s = np.divide(speed_mps, -accel, out=np.full_like(speed_mps, dt_s), where=stops)  # time to stop, or dt
@@ -214,6 +269,15 @@ def steer_step(steer_rad: np.ndarray, target_rad: np.ndarray, dt_s: float, limit
     target = np.minimum(np.maximum(target, -limits.max_steer_rad), limits.max_steer_rad)
     max_change_rad = limits.max_steer_rate_rps * dt_s
     return steer_rad + np.minimum(np.maximum(target - steer_rad, -max_change_rad), max_change_rad)
+
+
+def grip_steer(steer_rad: np.ndarray, speed_mps: np.ndarray, grip_mps2: np.ndarray, limits: LimitArrays) -> np.ndarray:
+    """The front-wheel angle no tighter than the road holds: lateral v^2 tan(steer) / wheelbase <= grip."""
+    wheelbase_m = 2.0 * limits.half_wheelbase_m
+    limited = np.isfinite(grip_mps2) & (wheelbase_m > 0.0)
+    lock_rad = np.arctan(np.where(limited, grip_mps2, 0.0) * wheelbase_m / np.maximum(speed_mps * speed_mps, 1e-6))
+    lock_rad = np.where(limited, lock_rad, np.inf)
+    return np.minimum(np.maximum(steer_rad, -lock_rad), lock_rad)
 
 
 def heading_step(yaw_rad: np.ndarray, heading_rad: np.ndarray, limits: LimitArrays) -> np.ndarray:
@@ -252,8 +316,11 @@ def step(actors: ActorStates, controls: Controls, dt_s: float, limits: LimitArra
     on average over the step ((v' - v) / dt: 0 for a car held at a stop by its brakes)."""
     yaw_rad = heading_step(actors.yaw_rad, controls.heading_rad, limits)
     steer_rad = steer_step(actors.steer_rad, controls.steer_rad, dt_s, limits)
+    grip_mps2 = limits.grip(actors.x_m, actors.y_m)  # None without patches: the dry road's limits only
+    if grip_mps2 is not None:
+        steer_rad = grip_steer(steer_rad, actors.speed_mps, grip_mps2, limits)
     accel_mps2 = np.where(limits.sliding, -limits.max_decel_mps2, controls.accel_mps2) if limits.any_cargo else controls.accel_mps2
-    distance_m, speed_mps = longitudinal_step(actors.speed_mps, accel_mps2, dt_s, limits)
+    distance_m, speed_mps = longitudinal_step(actors.speed_mps, accel_mps2, dt_s, limits, grip_mps2)
     x_m, y_m, new_yaw_rad = arc_step(actors.x_m, actors.y_m, yaw_rad, distance_m, steer_rad, limits)
     moves = controls.active & limits.mobile
     x_m, y_m = np.where(moves, x_m, actors.x_m), np.where(moves, y_m, actors.y_m)

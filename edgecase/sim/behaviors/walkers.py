@@ -80,16 +80,23 @@ class Cross(Behavior):
 
 
 def crossing_length_m(network: RoadNetwork, x_m: float, y_m: float, heading_rad: float) -> float:
-    """Distance along the heading to the far side of the road (probed every PROBE_STEP_M)."""
+    """Distance along the heading to the far side of the road (probed every PROBE_STEP_M).
+    The road ends at the first point off it after a driving lane: a crosser that starts on a
+    shoulder (a crosswalk's kerb end can lie there) crosses a gap in the lane geometry between
+    the shoulder and the driving lanes instead of stopping at it."""
     c, s = math.cos(heading_rad), math.sin(heading_rad)
     first_on = last_on = None
+    driving = False
     for k in range(1, int(PROBE_MAX_M / PROBE_STEP_M) + 1):
         d = k * PROBE_STEP_M
         px, py = x_m + d * c, y_m + d * s
         if on_road(network, px, py):
             first_on = d if first_on is None else first_on
             last_on = d
-        elif last_on is not None:
+            if not driving:
+                lane = network.nearest(px, py)
+                driving = lane is not None and lane.kind is LaneKind.DRIVING
+        elif last_on is not None and driving:
             return d
     if last_on is None:
         return PROBE_MAX_M
