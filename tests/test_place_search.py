@@ -200,3 +200,16 @@ def test_green_for_starts_the_cycle_at_the_ego_green_on_every_approach(map_name)
 def test_junction_any_on_a_map_without_junctions_is_a_clear_error(tmp_path):
     with pytest.raises(DoesNotFit, match="map 'urban_straight' has no junction"):
         edgecase.compile(load(tmp_path, JUNCTION.replace("builtin:junction4", "builtin:urban_straight").replace("SIDE", "left")), 0)
+
+
+def test_ends_within_m_finds_an_acceleration_lane(tmp_path):
+    body = SIDE_BY_SIDE.replace("{relative_to: ego, lane: right, ahead_m: 30}", "{relative_to: ego, lane: right, ends_within_m: 250}")
+    plan = edgecase.compile(load(tmp_path, "map: builtin:highway_merge\n" + body), 0)
+    other = actor(plan, "other")
+    net = RoadNetwork.load("builtin:highway_merge")
+    start = net.point(other.lane.road_id, other.lane.lane_id, other.lane.s_m)
+    assert net.advance(start, 250.0) is None and net.advance(start, 100.0) is not None  # it ends, and not at once
+    ego = actor(plan, "ego")
+    assert net.advance(net.point(ego.lane.road_id, ego.lane.lane_id, ego.lane.s_m), 250.0) is not None  # the ego's lane runs on
+    with pytest.raises(DoesNotFit, match="places tried for 'ego'"):  # the curve's lanes all run on
+        edgecase.compile(load(tmp_path, "map: builtin:curve\n" + body.replace("lane: right,", "lane: same,"), "t"), 0)

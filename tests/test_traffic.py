@@ -88,7 +88,7 @@ def test_scenario_actors_params_and_timing_are_unchanged(path):
     assert edgecase.compile(path, 0, modifiers=Modifiers(traffic_per_km=0)) == edgecase.compile(path, 0)
 
 
-@pytest.mark.parametrize("path", [RUNNER, SCENARIOS / "dense_highway_merge.yaml"])
+@pytest.mark.parametrize("path", [RUNNER, SCENARIOS / "cut_out_reveals_stalled.yaml"])
 def test_fifty_seeds_start_clear_of_everyone_and_out_of_junctions(path):
     scenario = edgecase.load(path)
     network = RoadNetwork.load(scenario.spec.map)

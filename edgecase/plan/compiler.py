@@ -259,7 +259,9 @@ class _ActorBuilder:
                          before_m=num("before_m", 0, 1e4), after_m=after, **offsets)  # fmt: skip
         along = self._solve_cut_in(actor, name) if name == self.cutter else num("ahead_m") - num("behind_m")
         past = None if at.past_bend_m is None else num("past_bend_m", 0, 1e4)
-        return Where("relative", at.lane, relative_to=self.instance(at.relative_to, pos), along_m=along, past_bend_m=past, **offsets)
+        ends = None if at.ends_within_m is None else num("ends_within_m", 0, 1e4)
+        return Where("relative", at.lane, relative_to=self.instance(at.relative_to, pos), along_m=along, past_bend_m=past,
+                     ends_within_m=ends, **offsets)  # fmt: skip
 
     def _solve_cut_in(self, actor: Actor, name: str) -> float:
         crit, at = self.spec.criticality, actor.at

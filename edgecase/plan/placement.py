@@ -112,6 +112,9 @@ def _relative(network: RoadNetwork, where: Where, ref: Spot, pos: SourcePos) -> 
         _, end, _ = find_bend(network, ref.point, pos, f"ahead of '{where.relative_to}'")
         return target_lane(network, advance_or_fail(network, end, where.past_bend_m, pos, "past_bend_m"), where.lane, pos)
     lane = target_lane(network, ref.point, where.lane, pos)
+    if where.ends_within_m is not None and network.advance(lane, where.ends_within_m) is not None:
+        raise DoesNotFit(f"ends_within_m: the '{where.lane or 'same'}' lane beside '{where.relative_to}' (road {lane.road_id}, lane "
+                         f"{lane.lane_id}) runs on past {where.ends_within_m:g} m; an acceleration lane ends", pos)  # fmt: skip
     # 'ahead' is the reference's direction of travel, also on a lane that runs the other way.
     same_way = abs(wrap_deg(lane.yaw_deg - ref.point.yaw_deg)) <= 90
     return advance_or_fail(network, lane, where.along_m if same_way else -where.along_m, pos, "placement")

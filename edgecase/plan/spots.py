@@ -31,6 +31,7 @@ class Where:
     after_m: float | None = None
     before_bend_m: float | None = None  # lane form: this far before the lane's first bend
     past_bend_m: float | None = None  # relative form: this far past the end of the next bend ahead
+    ends_within_m: float | None = None  # relative form, a filter: the target lane ends within this far
     straight_ahead_m: float | None = None  # lane form, a filter: no bend starts within this far ahead
     x_m: float = 0.0
     y_m: float = 0.0

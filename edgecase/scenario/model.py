@@ -62,6 +62,7 @@ class Placement(Strict):
     after_m: Optional[Value] = Field(None, description="instead of before_m: on the lane the approach's turn (default straight) leaves by, this far past the junction")
     before_bend_m: Optional[Value] = Field(None, description="lane form, instead of s_m: this far before the first bend (R < 100 m, >= 45 degrees) along the lane")
     past_bend_m: Optional[Value] = Field(None, description="relative form, instead of ahead_m: this far past the end of the next bend ahead of the reference")
+    ends_within_m: Optional[Value] = Field(None, description="relative form, a filter: the lane beside the reference ends within this far ahead (an acceleration lane)")
     straight_ahead_m: Optional[Value] = Field(None, description="lane form, a filter: the lane runs on this far ahead without a bend")
     x_m: Optional[Value] = None
     y_m: Optional[Value] = None
@@ -86,7 +87,7 @@ class Placement(Strict):
         allowed = {
             "xy": {"x_m", "y_m"},
             "between": {"between", "lane"},
-            "relative": {"relative_to", "lane", "ahead_m", "behind_m", "past_bend_m"},
+            "relative": {"relative_to", "lane", "ahead_m", "behind_m", "past_bend_m", "ends_within_m"},
             "junction": {"junction", "approach", "before_m", "after_m", "turn", "signalized", "lane"},
             "lane": {"lane", "road", "lane_id", "s_m", "before_bend_m", "straight_ahead_m"},
         }[self.mode]
