@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import lru_cache
 
 from edgecase.errors import DoesNotFit, InputError, SourcePos
 from edgecase.plan.bends import BEND_SEARCH_M, before_bend, find_bend
@@ -134,23 +135,24 @@ def _between(network: RoadNetwork, where: Where, placed: dict[str, Spot], pos: S
     return advance_or_fail(network, lane, offset, pos, "between")
 
 
-def open_choices(network: RoadNetwork, where: Where) -> list[Where]:
+@lru_cache(maxsize=64)
+def open_choices(network: RoadNetwork, where: Where) -> tuple[Where, ...]:
     """The places a placement leaves open, in map order, each made concrete: every lane of the kind
     (when no road is named) or every fitting approach of every fitting junction (`junction: any`).
-    A placement that names its place has one choice, itself."""
+    A placement that names its place has one choice, itself. Cached: the search asks once per try."""
     if where.mode == "lane" and where.road is None:
-        return [
+        return tuple([
             replace(where, road=lane.road_id, lane_id=lane.lane_id)
             for lane in network.lanes(LaneKind(where.lane))
             if lane.junction_id is None and (where.lane_id is None or lane.lane_id == where.lane_id)
             and (where.s_m < lane.length_m or where.before_bend_m is not None)
-        ]
+        ])
     if where.mode == "junction" and where.junction == "any":
-        return [
+        return tuple([
             replace(where, junction=j.id, approach=index)
             for j in network.junctions()
             if where.signalized is None or j.signalized == where.signalized
             for index, a in enumerate(j.approaches)
             if (where.approach is None or where.approach == index) and (where.turn is None or Turn(where.turn) in a.turns)
-        ]
-    return [where]
+        ])
+    return (where,)
