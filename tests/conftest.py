@@ -17,3 +17,21 @@ def shared_maps() -> Path:
     if not folder.is_dir():
         pytest.skip(f"real CARLA maps not found in {folder} (set EDGECASE_SHARED_MAPS to the folder of Town*.xodr)")
     return folder
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A fake CARLA server at localhost:2000, and the bridge talking to the fake carla module."""
+    import tests.fake_carla as fake_carla
+    from edgecase.backends.carla import use_carla_module
+    from edgecase.backends.carla.connection import HOST_ENV
+    from tests.fake_carla import FakeServer
+
+    monkeypatch.delenv(HOST_ENV, raising=False)
+    previous = use_carla_module(fake_carla)
+    fake = FakeServer("localhost", 2000)
+    try:
+        yield fake
+    finally:
+        fake.shutdown()
+        use_carla_module(previous)

@@ -21,7 +21,7 @@ import pytest
 import edgecase
 import tests.fake_carla as fake_carla
 from edgecase import cli
-from edgecase.backends.carla import CarlaBackend, resolve_address, use_carla_module
+from edgecase.backends.carla import CarlaBackend, resolve_address
 from edgecase.backends.carla.actors import A_MAX_BRAKE_MPS2, A_MAX_THROTTLE_MPS2, vehicle_commands
 from edgecase.backends.carla.connection import HOST_ENV, version_mismatch
 from edgecase.backends.carla.sensors import FrameQueue
@@ -36,19 +36,6 @@ from tests.helpers import SCENARIOS
 
 DARTOUT = SCENARIOS / "occluded_child_dartout.yaml"
 FAST = {"host": "localhost:2000", "timeout_s": 0.3}  # short waits: a fault must fail fast, never hang
-
-
-@pytest.fixture
-def server(monkeypatch):
-    """A fake server at localhost:2000, and the bridge talking to the fake carla module."""
-    monkeypatch.delenv(HOST_ENV, raising=False)
-    previous = use_carla_module(fake_carla)
-    fake = FakeServer("localhost", 2000)
-    try:
-        yield fake
-    finally:
-        fake.shutdown()
-        use_carla_module(previous)
 
 
 def clean(server: FakeServer) -> bool:

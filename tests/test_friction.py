@@ -12,15 +12,12 @@ import numpy as np
 import pytest
 
 import edgecase
-import tests.fake_carla as fake_carla
 from edgecase import cli
-from edgecase.backends.carla import CarlaBackend, use_carla_module
-from edgecase.backends.carla.connection import HOST_ENV
+from edgecase.backends.carla import CarlaBackend
 from edgecase.backends.carla.surfaces import FRICTION_BLUEPRINT, carla_friction
 from edgecase.backends.embedded.kinematics import G_MPS2, LimitArrays, initial_states, neutral_controls, step
 from edgecase.roads import RoadNetwork
 from edgecase.sim.state import Controls
-from tests.fake_carla import FakeServer
 from tests.helpers import SCENARIOS, realized
 
 LOW = SCENARIOS / "low_friction_braking.yaml"
@@ -147,18 +144,6 @@ def test_bad_surfaces_exit_2_with_file_line_col(case, tmp_path, capsys):
 
 
 # --- the CARLA bridge on the fake -------------------------------------------------------------------
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.delenv(HOST_ENV, raising=False)
-    previous = use_carla_module(fake_carla)
-    fake = FakeServer("localhost", 2000)
-    try:
-        yield fake
-    finally:
-        fake.shutdown()
-        use_carla_module(previous)
-
 
 def test_the_bridge_spawns_a_friction_trigger_per_patch_and_destroys_it(server):
     plan = edgecase.compile(LOW, 3)
