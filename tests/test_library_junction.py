@@ -36,18 +36,6 @@ def scenario(request):
     return request.param, edgecase.load(SCENARIOS / f"{request.param}.yaml")
 
 
-def test_scenario_is_documented_and_on_its_builtin_map(scenario):
-    name, sc = scenario
-    spec = sc.spec
-    assert spec.name == name
-    assert spec.map == JUNCTION_SCENARIOS[name]
-    assert spec.description and spec.tags and spec.expect
-    text = (SCENARIOS / f"{name}.yaml").read_text()
-    for param in spec.params:  # every param's range carries a comment (its source)
-        line = next(line for line in text.splitlines() if line.strip().startswith(f"{param}:"))
-        assert "#" in line, f"{name}: param {param} has no source comment"
-
-
 def test_seeds_0_to_49_compile(scenario):
     name, sc = scenario
     for seed in range(50):
