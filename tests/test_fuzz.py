@@ -6,8 +6,9 @@ Inputs come in classes (`CLASSES`): alias bombs, deep nesting, huge files, encod
 BOMs, CRLF), Python tags, expression injection, absurd numbers, `extends:`/param/placement
 cycles, and mutations (byte flips, line edits, key renames, value swaps) of the library
 scenarios in scenarios/ and of the sensor rigs in sensors/.  Each class is a function of a
-`random.Random`, so hypothesis here (a few hundred cases) and benchmarks/bench_fuzz.py (tens of
-thousands) share the generators: a failing seed reproduces with `generate(cls, seed)`.
+`random.Random`, so hypothesis here (a few hundred cases, the same on every run: see
+tests/conftest.py) and benchmarks/bench_fuzz.py (tens of thousands, new each run) share the
+generators: a failing seed reproduces with `generate(cls, seed)`.
 """
 
 from __future__ import annotations

@@ -265,9 +265,12 @@ def _mask_call_punctuation(text: str) -> str:
 
 def _mask_line(line: str) -> str:
     chars = list(line)
-    quote, depth, start = "", 0, -1
+    quote, depth, start, escaped = "", 0, -1, False
     for i, c in enumerate(chars):
-        if quote:
+        if escaped:  # the character after a backslash in a double-quoted scalar: never its end
+            escaped = False
+        elif quote:
+            escaped = quote == '"' and c == "\\"
             quote = "" if c == quote else quote
         elif c in "'\"" and depth == 0:
             quote = c
