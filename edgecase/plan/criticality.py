@@ -59,15 +59,15 @@ class Route:
 
 
 def route_turns(steps: Sequence[BehaviorPlan]) -> tuple[Turn, ...]:
-    """The turns an actor's first driving behavior takes (follow_lane's route, turn's direction)."""
+    """An actor's route: the turns of every follow_lane `route` and `turn` step, in order. The
+    simulation drives by this and the criticality solvers time by it, so both read it here."""
+    turns: list[Turn] = []
     for step in steps:
         if step.name == "follow_lane":
-            return tuple(Turn(t) for t in step.params.get("route") or ())
-        if step.name == "turn":
-            return (Turn(step.params["direction"]),)
-        if step.name in ("run_red_light", "wrong_way"):
-            return ()
-    return ()
+            turns += [Turn(t) for t in step.params.get("route") or ()]
+        elif step.name == "turn":
+            turns.append(Turn(step.params["direction"]))
+    return tuple(turns)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from edgecase.plan.criticality import route_turns
 from edgecase.plan.model import ActorPlan
 from edgecase.roads import LanePoint, RoadNetwork, Turn
 from edgecase.sim.idm import IdmParams
@@ -82,15 +83,9 @@ class ActorInfo:
         if actor.lane is not None:
             lane = network.point(actor.lane.road_id, actor.lane.lane_id, actor.lane.s_m)
         speeds = [actor.speed_mps, 1.0] + [float(s.params["speed_mps"]) for s in actor.behaviors if isinstance(s.params.get("speed_mps"), (int, float))]
-        turns: list[Turn] = []
-        for step in actor.behaviors:
-            if step.name == "follow_lane":
-                turns += [Turn(t) for t in step.params.get("route") or ()]
-            elif step.name == "turn":
-                turns.append(Turn(step.params["direction"]))
         first = next((s for s in actor.behaviors if s.name == "follow_lane"), None)
         idm = IdmParams.from_params(first.params) if first is not None else IdmParams()
-        return cls(row, actor, kind, lane, max(speeds), tuple(turns), idm)  # type: ignore[arg-type]
+        return cls(row, actor, kind, lane, max(speeds), route_turns(actor.behaviors), idm)  # type: ignore[arg-type]
 
     @property
     def name(self) -> str:
