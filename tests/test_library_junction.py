@@ -21,14 +21,14 @@ import edgecase
 from edgecase.errors import DoesNotFit
 from tests.helpers import SCENARIOS, realized, shared_map
 
-JUNCTION_SCENARIOS = {
-    "red_light_runner_junction": "builtin:junction4",
-    "unsignalized_priority_violation": "builtin:t_junction",
-    "turning_across_crosswalk": "builtin:junction4",
-    "blocked_junction_exit": "builtin:junction4",
-    "left_turn_across_oncoming": "builtin:junction4",
-    "emergency_vehicle_from_behind": "builtin:urban_straight",
-}
+JUNCTION_SCENARIOS = [
+    "red_light_runner_junction",
+    "unsignalized_priority_violation",
+    "turning_across_crosswalk",
+    "blocked_junction_exit",
+    "left_turn_across_oncoming",
+    "emergency_vehicle_from_behind",
+]
 
 
 @pytest.fixture(scope="module", params=sorted(JUNCTION_SCENARIOS))

@@ -16,15 +16,15 @@ import edgecase
 from edgecase.errors import DoesNotFit
 from tests.helpers import SCENARIOS, realized, shared_map
 
-ROAD_SCENARIOS = {
-    "construction_zone_lane_shift": "builtin:highway_merge",
-    "wrong_way_driver": "builtin:highway_merge",
-    "stalled_after_curve": "builtin:curve",
-    "cut_out_reveals_stalled": "builtin:highway_merge",
-    "dense_highway_merge": "builtin:highway_merge",
-    "lost_cargo_truck": "builtin:highway_merge",
-    "overtake_into_oncoming": "builtin:curve",
-}
+ROAD_SCENARIOS = [
+    "construction_zone_lane_shift",
+    "wrong_way_driver",
+    "stalled_after_curve",
+    "cut_out_reveals_stalled",
+    "dense_highway_merge",
+    "lost_cargo_truck",
+    "overtake_into_oncoming",
+]
 
 
 @pytest.fixture(scope="module", params=sorted(ROAD_SCENARIOS))

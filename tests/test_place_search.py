@@ -213,3 +213,11 @@ def test_ends_within_m_finds_an_acceleration_lane(tmp_path):
     assert net.advance(net.point(ego.lane.road_id, ego.lane.lane_id, ego.lane.s_m), 250.0) is not None  # the ego's lane runs on
     with pytest.raises(DoesNotFit, match="places tried for 'ego'"):  # the curve's lanes all run on
         edgecase.compile(load(tmp_path, "map: builtin:curve\n" + body.replace("lane: right,", "lane: same,"), "t"), 0)
+
+
+def test_before_bend_on_a_named_lane_without_a_kind(tmp_path):
+    body = SIDE_BY_SIDE.replace("{lane: driving, s_m: 5}", "{road: 0, lane_id: -1, before_bend_m: 30}").replace(
+        "{relative_to: ego, lane: right, ahead_m: 30}", "{relative_to: ego, ahead_m: 10}")
+    plan = edgecase.compile(load(tmp_path, "map: builtin:curve\n" + body), 0)
+    ego = actor(plan, "ego")  # the curve's bend starts at s = 150 m (docs: 150 m straight, then R 35 m)
+    assert (ego.lane.road_id, ego.lane.lane_id) == (0, -1) and 115.0 < ego.lane.s_m < 125.0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from edgecase.errors import DoesNotFit, InputError, SourcePos
-from edgecase.plan.spots import Where, advance_or_fail
-from edgecase.roads import LaneKind, LanePoint, RoadNetwork
+from edgecase.plan.spots import Where, advance_or_fail, lane_refs
+from edgecase.roads import LanePoint, RoadNetwork
 from edgecase.roads.waypoints import wrap_deg
 
 # A bend (`before_bend_m`, `past_bend_m`): where the lane, outside junctions, keeps turning on a
@@ -47,12 +47,14 @@ def find_bend(network: RoadNetwork, start: LanePoint, pos: SourcePos, what: str,
 
 def before_bend(network: RoadNetwork, where: Where, pos: SourcePos) -> LanePoint:
     """`before_bend_m` before the first bend along the lane, searched from where the lane starts."""
-    lane = next((ln for ln in network.lanes(LaneKind(where.lane)) if ln.junction_id is None
-                 and (where.road is None or ln.road_id == where.road) and (where.lane_id is None or ln.lane_id == where.lane_id)), None)  # fmt: skip
-    if lane is None:
-        raise DoesNotFit(f"map '{network.name}' has no {where.lane} lane" + (f" on road {where.road}" if where.road is not None else ""), pos)
-    road, lane_id = (where.road, where.lane_id) if where.road is not None and where.lane_id is not None else (lane.road_id, lane.lane_id)
-    length = next((ln.length_m for ln in network.lanes(LaneKind(where.lane)) if (ln.road_id, ln.lane_id) == (road, lane_id)), lane.length_m)
+    if where.road is not None and where.lane_id is not None:
+        road, lane_id = where.road, where.lane_id
+        length = network.xodr.roads[road].length_m if road in network.xodr.roads else 0.0  # no road: network.point says so
+    else:
+        lane = next(iter(lane_refs(network, where)), None)
+        if lane is None:
+            raise DoesNotFit(f"map '{network.name}' has no {where.lane} lane" + (f" on road {where.road}" if where.road is not None else ""), pos)
+        road, lane_id, length = lane.road_id, lane.lane_id, lane.length_m
     try:  # the lane's start in its direction of travel (lanes with negative ids run along s)
         start = network.point(road, lane_id, 0.05 if lane_id < 0 else length - 0.05)
     except InputError as e:

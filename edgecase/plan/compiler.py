@@ -25,7 +25,7 @@ from edgecase.plan.model import (
     WeatherPlan,
 )  # fmt: skip
 from edgecase.plan.at_crosswalk import crosswalk_spot
-from edgecase.plan.placement import open_choices, place
+from edgecase.plan.placement import open_choices, place, where_of
 from edgecase.plan.spots import Spot, Where, lane_spot
 from edgecase.plan.sampling import Sampler, Scalar
 from edgecase.plan.surfaces import compile_surfaces
@@ -229,39 +229,15 @@ class _ActorBuilder:
         return options[self.sampler.pick(len(options))]
 
     def _where(self, actor: Actor, name: str, previous: str | None, inst: str) -> Where:
-        at, path = actor.at, ("actors", name, "at")
-
-        def num(key: str, lo: float = -10_000.0, hi: float = 10_000.0) -> float:
-            value = getattr(at, key)
-            return 0.0 if value is None else self.sampler.number(value, path + (key,), lo=lo, hi=hi)
-
-        offsets = dict(lateral_m=num("lateral_m", -50, 50), yaw_deg=num("yaw_deg", -360, 360))
-        if previous is not None:  # the rest of a row: one after another along the same lane
-            gap = self.sampler.number(actor.gap_m, ("actors", name, "gap_m"), lo=0.0, hi=1000.0, key=inst)
-            along = self.blueprints[previous].length_m / 2 + gap + self.blueprints[inst].length_m / 2
-            return Where("relative", "same", relative_to=previous, along_m=along, **offsets)
-        pos = self.pos(*path)
-        if at.mode == "xy":
-            return Where("xy", x_m=num("x_m", -1e5, 1e5), y_m=num("y_m", -1e5, 1e5), **offsets)
-        if at.mode == "lane":
-            bend = None if at.before_bend_m is None else num("before_bend_m", 0, 1e4)
-            straight = None if at.straight_ahead_m is None else num("straight_ahead_m", 0, 1e4)
-            return Where("lane", at.lane, at.road, at.lane_id, s_m=num("s_m", 0, 1e5), before_bend_m=bend, straight_ahead_m=straight, **offsets)
-        if at.mode == "between":
-            return Where("between", at.lane, between=tuple(self.instance(r, pos) for r in at.between), **offsets)
-        if at.mode == "junction":
-            approach = at.approach
-            if approach is not None and not isinstance(approach, str):
-                approach = self.sampler.integer(approach, path + ("approach",), lo=0, hi=64)
-            junction = at.junction if at.junction in ("any", None) or isinstance(at.junction, int) else self.instance(at.junction, pos)
-            after = None if at.after_m is None else num("after_m", 0, 1e4)
-            return Where("junction", at.lane, junction=junction, approach=approach, turn=at.turn, signalized=at.signalized,
-                         before_m=num("before_m", 0, 1e4), after_m=after, **offsets)  # fmt: skip
-        along = self._solve_cut_in(actor, name) if name == self.cutter else num("ahead_m") - num("behind_m")
-        past = None if at.past_bend_m is None else num("past_bend_m", 0, 1e4)
-        ends = None if at.ends_within_m is None else num("ends_within_m", 0, 1e4)
-        return Where("relative", at.lane, relative_to=self.instance(at.relative_to, pos), along_m=along, past_bend_m=past,
-                     ends_within_m=ends, **offsets)  # fmt: skip
+        path = ("actors", name, "at")
+        if previous is None:
+            along = (lambda: self._solve_cut_in(actor, name)) if name == self.cutter else None
+            return where_of(actor.at, path, self.sampler, self.instance, self.pos(*path), along)
+        # The rest of a row: one after another along the same lane, with the row's offsets.
+        gap = self.sampler.number(actor.gap_m, ("actors", name, "gap_m"), lo=0.0, hi=1000.0, key=inst)
+        along_m = self.blueprints[previous].length_m / 2 + gap + self.blueprints[inst].length_m / 2
+        row = self.wheres[previous]
+        return Where("relative", "same", relative_to=previous, along_m=along_m, lateral_m=row.lateral_m, yaw_deg=row.yaw_deg)
 
     def _solve_cut_in(self, actor: Actor, name: str) -> float:
         crit, at = self.spec.criticality, actor.at

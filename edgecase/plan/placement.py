@@ -7,16 +7,54 @@ reason in road terms ("30 m ahead of the ego") and the check reads them back the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 
 from edgecase.errors import DoesNotFit, InputError, SourcePos
 from edgecase.plan.bends import BEND_SEARCH_M, before_bend, find_bend
 from edgecase.plan.junction_place import at_junction
+from edgecase.plan.sampling import Sampler
 from edgecase.plan.kerb import kerb_lane, kerb_point, kerb_side, lateral_of
-from edgecase.plan.spots import Spot, Where, advance_or_fail, lane_spot
+from edgecase.plan.spots import Spot, Where, advance_or_fail, lane_refs, lane_spot
 from edgecase.roads import LaneKind, LanePoint, RoadNetwork, Turn
 from edgecase.roads.waypoints import wrap_deg
+from edgecase.scenario.model import Placement
+
+
+def where_of(at: Placement, path: tuple, sampler: Sampler, instance: Callable[[str, SourcePos], str], pos: SourcePos,
+             along: Callable[[], float] | None = None) -> Where:  # fmt: skip
+    """A scenario's `at:` (of an actor or a surface, at `path`) with its numbers drawn, in a fixed
+    order. `instance` turns 'parked[1]' into an instance name; `along` (a relative placement's
+    distance from a criticality solver) replaces ahead_m/behind_m."""
+
+    def num(key: str, lo: float = -10_000.0, hi: float = 10_000.0) -> float:
+        value = getattr(at, key)
+        return 0.0 if value is None else sampler.number(value, path + (key,), lo=lo, hi=hi)
+
+    def maybe(key: str, lo: float, hi: float) -> float | None:
+        return None if getattr(at, key) is None else num(key, lo, hi)
+
+    offsets = dict(lateral_m=num("lateral_m", -50, 50), yaw_deg=num("yaw_deg", -360, 360))
+    if at.mode == "xy":
+        return Where("xy", x_m=num("x_m", -1e5, 1e5), y_m=num("y_m", -1e5, 1e5), **offsets)
+    if at.mode == "lane":
+        bend, straight = maybe("before_bend_m", 0, 1e4), maybe("straight_ahead_m", 0, 1e4)
+        return Where("lane", at.lane, at.road, at.lane_id, s_m=num("s_m", 0, 1e5), before_bend_m=bend, straight_ahead_m=straight, **offsets)
+    if at.mode == "between":
+        return Where("between", at.lane, between=tuple(instance(r, pos) for r in at.between), **offsets)
+    if at.mode == "junction":
+        approach = at.approach
+        if approach is not None and not isinstance(approach, str):
+            approach = sampler.integer(approach, path + ("approach",), lo=0, hi=64)
+        junction = at.junction if at.junction in ("any", None) or isinstance(at.junction, int) else instance(at.junction, pos)
+        after = maybe("after_m", 0, 1e4)
+        return Where("junction", at.lane, junction=junction, approach=approach, turn=at.turn, signalized=at.signalized,
+                     before_m=num("before_m", 0, 1e4), after_m=after, **offsets)  # fmt: skip
+    distance = along() if along is not None else num("ahead_m") - num("behind_m")
+    past, ends = maybe("past_bend_m", 0, 1e4), maybe("ends_within_m", 0, 1e4)
+    return Where("relative", at.lane, relative_to=instance(at.relative_to, pos), along_m=distance, past_bend_m=past,
+                 ends_within_m=ends, **offsets)  # fmt: skip
 
 
 def place(network: RoadNetwork, where: Where, placed: dict[str, Spot], pick, length_m: float, pos: SourcePos,
@@ -72,17 +110,9 @@ def _on_lane_point(network: RoadNetwork, where: Where, pos: SourcePos) -> LanePo
             return network.point(where.road, where.lane_id, where.s_m)
         except InputError as e:  # the map's error names the lanes there; the scenario's `at:` is where to fix it
             raise DoesNotFit(e.message, e.pos or pos, hint=e.hint) from None
-    kind = LaneKind(where.lane)
-    lanes = [
-        lane
-        for lane in network.lanes(kind)
-        if lane.junction_id is None
-        and (where.road is None or lane.road_id == where.road)
-        and (where.lane_id is None or lane.lane_id == where.lane_id)
-        and where.s_m < lane.length_m
-    ]
+    lanes = lane_refs(network, where)
     if not lanes:
-        raise DoesNotFit(f"map '{network.name}' has no {kind.value} lane at s = {where.s_m:.1f} m" + (f" on road {where.road}" if where.road is not None else ""), pos)
+        raise DoesNotFit(f"map '{network.name}' has no {where.lane} lane at s = {where.s_m:.1f} m" + (f" on road {where.road}" if where.road is not None else ""), pos)
     return network.point(lanes[0].road_id, lanes[0].lane_id, where.s_m)
 
 
@@ -141,12 +171,7 @@ def open_choices(network: RoadNetwork, where: Where) -> tuple[Where, ...]:
     (when no road is named) or every fitting approach of every fitting junction (`junction: any`).
     A placement that names its place has one choice, itself. Cached: the search asks once per try."""
     if where.mode == "lane" and where.road is None:
-        return tuple([
-            replace(where, road=lane.road_id, lane_id=lane.lane_id)
-            for lane in network.lanes(LaneKind(where.lane))
-            if lane.junction_id is None and (where.lane_id is None or lane.lane_id == where.lane_id)
-            and (where.s_m < lane.length_m or where.before_bend_m is not None)
-        ])
+        return tuple(replace(where, road=lane.road_id, lane_id=lane.lane_id) for lane in lane_refs(network, where))
     if where.mode == "junction" and where.junction == "any":
         return tuple([
             replace(where, junction=j.id, approach=index)

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from edgecase.errors import DoesNotFit, SourcePos
-from edgecase.roads import LanePoint, RoadNetwork
+from edgecase.roads import LaneKind, LanePoint, LaneRef, RoadNetwork
 from edgecase.roads.waypoints import wrap_deg
 
 
@@ -72,3 +72,17 @@ def advance_or_fail(network: RoadNetwork, point: LanePoint, distance_m: float, p
         way = "ahead" if distance_m >= 0 else "behind"
         raise DoesNotFit(f"{what}: the lane ends less than {abs(distance_m):.1f} m {way} (road {point.road_id}, lane {point.lane_id})", pos)
     return moved
+
+
+def lane_refs(network: RoadNetwork, where: Where) -> list[LaneRef]:
+    """The lanes a lane placement by kind may stand on, in map order: of its kind, outside
+    junctions, on its road and with its lane id where given, and (unless it is placed by a bend)
+    longer than its s_m."""
+    return [
+        lane
+        for lane in network.lanes(LaneKind(where.lane))
+        if lane.junction_id is None
+        and (where.road is None or lane.road_id == where.road)
+        and (where.lane_id is None or lane.lane_id == where.lane_id)
+        and (where.before_bend_m is not None or where.s_m < lane.length_m)
+    ]

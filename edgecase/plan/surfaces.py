@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 
 from edgecase.errors import InputError, SourcePos
 from edgecase.plan.model import SurfacePlan
-from edgecase.plan.placement import place
-from edgecase.plan.spots import Spot, Where
+from edgecase.plan.placement import place, where_of
+from edgecase.plan.spots import Spot
 from edgecase.plan.sampling import Sampler
 from edgecase.roads import RoadNetwork
 from edgecase.scenario import Scenario
-from edgecase.scenario.model import FRICTION_RANGE, Surface
+from edgecase.scenario.model import FRICTION_RANGE
 
 MAX_LENGTH_M = 1000.0
 MAX_WIDTH_M = 100.0
@@ -32,7 +32,7 @@ def compile_surfaces(scenario: Scenario, sampler: Sampler, network: RoadNetwork,
     for name, surface in scenario.spec.surfaces.items():
         path = ("surfaces", name)
         pos = scenario.pos(*path, "at")
-        where = _where(surface, path + ("at",), sampler, instance, pos)
+        where = where_of(surface.at, path + ("at",), sampler, instance, pos)
         length = sampler.number(surface.length_m, path + ("length_m",), lo=0.1, hi=MAX_LENGTH_M)
         spot = place(network, where, dict(spots), sampler.pick, length, pos)
         if surface.width_m is not None:
@@ -45,23 +45,3 @@ def compile_surfaces(scenario: Scenario, sampler: Sampler, network: RoadNetwork,
         out.append(SurfacePlan(name=name, x_m=spot.x_m, y_m=spot.y_m, z_m=spot.z_m, yaw_deg=spot.yaw_deg,
                                length_m=length, width_m=width, friction=friction))
     return tuple(out)
-
-
-def _where(surface: Surface, path: tuple, sampler: Sampler, instance: Callable[[str, SourcePos], str], pos: SourcePos) -> Where:
-    at = surface.at
-
-    def num(key: str, lo: float = -10_000.0, hi: float = 10_000.0) -> float:
-        value = getattr(at, key)
-        return 0.0 if value is None else sampler.number(value, path + (key,), lo=lo, hi=hi)
-
-    offsets = dict(lateral_m=num("lateral_m", -50, 50), yaw_deg=num("yaw_deg", -360, 360))
-    if at.mode == "xy":
-        return Where("xy", x_m=num("x_m", -1e5, 1e5), y_m=num("y_m", -1e5, 1e5), **offsets)
-    if at.mode == "lane":
-        return Where("lane", at.lane, at.road, at.lane_id, s_m=num("s_m", 0, 1e5), **offsets)
-    if at.mode == "between":
-        return Where("between", at.lane, between=tuple(instance(r, pos) for r in at.between), **offsets)
-    if at.mode == "junction":
-        approach = None if at.approach is None else sampler.integer(at.approach, path + ("approach",), lo=0, hi=64)
-        return Where("junction", junction=at.junction, approach=approach, before_m=num("before_m", 0, 1e4), **offsets)
-    return Where("relative", at.lane, relative_to=instance(at.relative_to, pos), along_m=num("ahead_m") - num("behind_m"), **offsets)
