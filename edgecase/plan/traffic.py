@@ -329,24 +329,14 @@ def _centrelines(network: RoadNetwork) -> tuple[tuple[LaneRef, LineString, tuple
 
 def _trace(network: RoadNetwork, start: LanePoint, distance_m: float, turns: tuple[Turn, ...],
            visited: set[tuple[int, int]] | None = None) -> LineString | None:
-    """The lane centre from start over distance_m (negative: backwards), taking `turns` at
-    junctions; the (road, lane) pairs it passes go into `visited`."""
-    points = [(start.x_m, start.y_m, start.yaw_deg)]
+    """The lane centre from start over distance_m (negative: backwards; whole TRACE_STEP_M steps,
+    rounded up), taking `turns` at junctions as the simulation does (RoadNetwork.walk); the
+    (road, lane) pairs it passes go into `visited`."""
+    steps = math.ceil(abs(distance_m) / TRACE_STEP_M - 1e-9)
+    points = [start] + network.walk(start, steps * TRACE_STEP_M, turns, TRACE_STEP_M, backwards=distance_m < 0)
     if visited is not None:
-        visited.add((start.road_id, start.lane_id))
-    p, done, left = start, 0.0, list(turns)
-    step = math.copysign(TRACE_STEP_M, distance_m)
-    while done < abs(distance_m):
-        q = network.advance(p, step, left[:1])
-        if q is None:
-            break
-        if p.junction_id is not None and q.junction_id is None and left:
-            left.pop(0)  # out of a junction: the next turn is for the next one
-        points.append((q.x_m, q.y_m, q.yaw_deg))
-        if visited is not None:
-            visited.add((q.road_id, q.lane_id))
-        p, done = q, done + TRACE_STEP_M
-    return LineString([(x, y) for x, y, _ in points]) if len(points) > 1 else None
+        visited.update((q.road_id, q.lane_id) for q in points)
+    return LineString([(q.x_m, q.y_m) for q in points]) if len(points) > 1 else None
 
 
 def _shifted(line: LineString, offset_m: float) -> LineString:
